@@ -1,0 +1,344 @@
+"""The asyncio Protocol that runs HTTP/1.1 over one connection, whichever parser feeds it.
+
+Keep-alive, pipelining, flow control, timeouts and limits live here, once. The parser
+adapter only turns bytes into ``asgibench.protocols.events``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections import deque
+from typing import Any
+from urllib.parse import unquote
+
+from asgibench.protocols.events import BodyData, MessageEnd, ProtocolError, RequestHead
+from asgibench.server import http11
+from asgibench.server.cycle import RequestCycle
+from asgibench.server.state import ServerState
+
+# Request-body bytes buffered ahead of the app before we stop reading the socket.
+READ_HIGH_WATER = 256 * 1024
+# Pipelined requests queued behind the running one before we stop reading.
+PIPELINE_HIGH_WATER = 64
+_ASGI = {"version": "3.0", "spec_version": "2.3"}
+
+
+class HTTPConnection(asyncio.Protocol):
+    def __init__(self, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
+        self.state = state
+        self.loop = loop
+        self.parser = state.parser_class(state.limit_request_head)
+        self.transport: asyncio.Transport | None = None
+        self.client: tuple[str, int] | None = None
+        self.server: tuple[str, int] | None = None
+        self.scheme = "http"
+        self.trusted_proxy = False
+        self.cycle: RequestCycle | None = None  # the one whose app runs
+        self.receiving: RequestCycle | None = None  # the one whose body is arriving
+        self.pending: deque[RequestCycle | ProtocolError] = deque()
+        self.parsing = True  # False once no further byte can start a request
+        self.closing = False  # close after the current response (shutdown)
+        self.eof = False
+        self.buffered = 0
+        self.reading_paused = False
+        self.writing_paused = False
+        self.drain_waiter: asyncio.Future[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.awaiting_head = True  # the running timer is the head timeout, not keep-alive
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        state = self.state
+        state.connections.add(self)
+        peer = transport.get_extra_info("peername")
+        local = transport.get_extra_info("sockname")
+        if isinstance(peer, (tuple, list)) and len(peer) >= 2:
+            self.client = (str(peer[0]), int(peer[1]))
+        if isinstance(local, (tuple, list)) and len(local) >= 2:
+            self.server = (str(local[0]), int(local[1]))
+        elif isinstance(local, str):
+            self.server = (local, None)  # type: ignore[assignment]
+        if state.config.proxy_headers:
+            self.trusted_proxy = _is_trusted(state.config.trusted_proxies, self.client)
+        # The head timeout runs from connect: a client that never sends is dropped too.
+        self._start_timer(state.timeout_request_head, awaiting_head=True)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state.connections.discard(self)
+        self._cancel_timer()
+        self.parsing = False
+        for cycle in (self.cycle, self.receiving, *self.pending):
+            if isinstance(cycle, RequestCycle):
+                cycle.disconnect()
+        self.pending.clear()
+        waiter = self.drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self.parsing = False
+        # Keep the write side open so a half-closed client still gets its responses.
+        return self.cycle is not None or bool(self.pending)
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        waiter = self.drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.parsing:
+            return
+        if self.timer is not None and not self.awaiting_head:
+            self._cancel_timer()  # keep-alive idleness ends; the head timer starts below
+        for event in self.parser.feed(data):
+            kind = type(event)
+            if kind is BodyData:
+                receiving = self.receiving
+                if receiving is not None:
+                    receiving.feed_body(event.data)
+                    self.buffered += len(event.data)
+            elif kind is RequestHead:
+                self._on_head(event)
+            elif kind is MessageEnd:
+                receiving = self.receiving
+                if receiving is not None:
+                    receiving.end_body()
+                    if not receiving.keep_alive:
+                        self.parsing = False
+                    self.receiving = None
+            else:
+                self._on_protocol_error(event)
+            if not self.parsing:
+                break
+        if self.cycle is None and not self.pending and self.timer is None and self.parsing:
+            # Part of a head arrived: it must complete within the head timeout.
+            self._start_timer(self.state.timeout_request_head, awaiting_head=True)
+        if not self.reading_paused and (
+            self.buffered > READ_HIGH_WATER or len(self.pending) > PIPELINE_HIGH_WATER
+        ):
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    # Requests
+
+    def _on_head(self, head: RequestHead) -> None:
+        state = self.state
+        check = http11.RequestCheck(head.headers, head.http_version)
+        if check.error is not None:
+            self._on_protocol_error(ProtocolError(400, check.error))
+            return
+        raw_path, _, query = head.target.partition(b"?")
+        if raw_path[:1] != b"/":
+            raw_path = _origin_path(raw_path)
+        path = raw_path.decode("latin-1")
+        if "%" in path:
+            path = unquote(path)
+        if state.root_path:
+            path = state.root_path + path
+            raw_path = state.root_path_bytes + raw_path
+        client = self.client
+        scheme = self.scheme
+        if self.trusted_proxy:
+            client, scheme = _forwarded(check.headers, client, scheme)
+        scope = {
+            "type": "http",
+            "asgi": _ASGI,
+            "http_version": head.http_version,
+            "server": self.server,
+            "client": client,
+            "scheme": scheme,
+            "method": head.method.decode("ascii"),
+            "root_path": state.root_path,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
+            "headers": check.headers,
+            "state": state.lifespan_state.copy(),
+        }
+        cycle = RequestCycle(self, scope, check.keep_alive, check.expect_continue)
+        self.receiving = cycle
+        if self.cycle is None and not self.pending:
+            self._cancel_timer()
+            self._run(cycle)
+        else:
+            self.pending.append(cycle)
+
+    def _run(self, cycle: RequestCycle) -> None:
+        self.cycle = cycle
+        state = self.state
+        app = state.app
+        limit = state.limit_concurrency
+        if limit is not None and (len(state.connections) > limit or len(state.tasks) >= limit):
+            app = _service_unavailable
+        task = self.loop.create_task(cycle.run_asgi(app))
+        state.tasks.add(task)
+        task.add_done_callback(state.tasks.discard)
+
+    def _on_protocol_error(self, error: ProtocolError) -> None:
+        self.parsing = False
+        if self.cycle is None and not self.pending:
+            self._send_error(error)
+        else:
+            self.pending.append(error)
+
+    def _send_error(self, error: ProtocolError) -> None:
+        # A client's mistake, not ours: no traceback, just the status and a close.
+        self._cancel_timer()
+        self.write(http11.error_response(error.status, error.reason))
+        self.close()
+
+    def response_complete(self, cycle: RequestCycle) -> None:
+        """Called by the cycle when its last body byte is written."""
+        state = self.state
+        state.count_request()
+        if state.access_log:
+            cycle.log_access()
+        self.cycle = None
+        if self.transport.is_closing():
+            return
+        if not cycle.keep_alive or not cycle.body_complete or self.closing:
+            # An unread request body cannot be skipped safely: close instead.
+            self.close()
+            return
+        pending = self.pending
+        if pending:
+            nxt = pending.popleft()
+            if type(nxt) is ProtocolError:
+                self._send_error(nxt)
+                return
+            self._run(nxt)
+        elif self.eof:
+            self.close()
+            return
+        else:
+            self._start_timer(state.timeout_keep_alive, awaiting_head=False)
+        if self.reading_paused and len(pending) <= PIPELINE_HIGH_WATER:
+            self._maybe_resume_reading()
+
+    def body_consumed(self, size: int) -> None:
+        self.buffered -= size
+        if self.reading_paused:
+            self._maybe_resume_reading()
+
+    def _maybe_resume_reading(self) -> None:
+        if self.buffered <= READ_HIGH_WATER // 4 and len(self.pending) <= PIPELINE_HIGH_WATER:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    # Writing
+
+    def write(self, data: bytes) -> None:
+        transport = self.transport
+        if not transport.is_closing():
+            transport.write(data)
+
+    async def drain(self) -> None:
+        if self.writing_paused and not self.transport.is_closing():
+            self.drain_waiter = self.loop.create_future()
+            await self.drain_waiter
+            self.drain_waiter = None
+
+    def close(self) -> None:
+        """Close after the buffered bytes are sent."""
+        transport = self.transport
+        if transport.is_closing():
+            return
+        if transport.can_write_eof():
+            # rloop 0.5's close() leaves the socket open; a FIN first closes it everywhere.
+            try:
+                transport.write_eof()
+            except (OSError, RuntimeError):
+                pass
+        transport.close()
+
+    def abort(self) -> None:
+        self.parsing = False
+        if self.transport is not None:
+            self.close()
+
+    # Timers and shutdown
+
+    def _start_timer(self, delay: float, awaiting_head: bool) -> None:
+        self.awaiting_head = awaiting_head
+        self.timer = self.loop.call_later(delay, self._on_timeout)
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _on_timeout(self) -> None:
+        self.timer = None
+        if self.cycle is None and not self.pending:
+            self.close()
+
+    def shutdown(self) -> None:
+        """Server is stopping: close now if idle, else after the current response."""
+        self.closing = True
+        self.parsing = False
+        if self.cycle is None:
+            self.close()
+
+    def is_idle(self) -> bool:
+        return self.cycle is None and not self.pending
+
+
+async def _service_unavailable(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    body = b"Service Unavailable"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", b"%d" % len(body)),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _origin_path(target: bytes) -> bytes:
+    """absolute-form (``http://host/p``) -> ``/p``; ``*`` (OPTIONS) stays as it is."""
+    if b"://" in target:
+        _, _, rest = target.partition(b"://")
+        slash = rest.find(b"/")
+        return rest[slash:] if slash >= 0 else b"/"
+    return target
+
+
+def _is_trusted(trusted: tuple[bool, list[Any]], client: tuple[str, int] | None) -> bool:
+    everyone, networks = trusted
+    if everyone:
+        return True
+    if client is None:
+        return False
+    try:
+        address = ipaddress.ip_address(client[0])
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+def _forwarded(
+    headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None, scheme: str
+) -> tuple[tuple[str, int] | None, str]:
+    for name, value in headers:
+        if name == b"x-forwarded-proto":
+            proto = value.decode("latin-1").split(",")[-1].strip().lower()
+            if proto in ("http", "https"):
+                scheme = proto
+        elif name == b"x-forwarded-for":
+            host = value.decode("latin-1").split(",")[-1].strip()
+            if host:
+                client = (host, 0)
+    return client, scheme

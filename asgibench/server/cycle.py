@@ -1,0 +1,256 @@
+"""One request/response exchange: the ASGI ``receive``/``send`` pair and response framing."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from asgibench.server import http11
+from asgibench.server.state import access_log, error_log
+
+if TYPE_CHECKING:
+    from asgibench.server.connection import HTTPConnection
+
+_DISCONNECT = {"type": "http.disconnect"}
+_NO_BODY_STATUSES = frozenset((204, 304))
+_CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+
+
+class RequestCycle:
+    __slots__ = (
+        "body",
+        "body_complete",
+        "chunked",
+        "conn",
+        "content_length",
+        "delivered_final",
+        "disconnected",
+        "expect_continue",
+        "head_request",
+        "http10",
+        "keep_alive",
+        "pending_head",
+        "response_complete",
+        "response_started",
+        "scope",
+        "sent_length",
+        "status",
+        "waiter",
+    )
+
+    def __init__(
+        self, conn: HTTPConnection, scope: dict[str, Any], keep_alive: bool, expect: bool
+    ) -> None:
+        self.conn = conn
+        self.scope = scope
+        self.keep_alive = keep_alive
+        self.expect_continue = expect
+        self.http10 = scope["http_version"] == "1.0"
+        self.head_request = scope["method"] == "HEAD"
+        self.body: list[bytes] = []
+        self.body_complete = False
+        self.delivered_final = False
+        self.disconnected = False
+        self.response_started = False
+        self.response_complete = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.pending_head = b""
+        self.chunked = False
+        self.content_length: int | None = None
+        self.sent_length = 0
+        self.status = 0
+
+    # Events from the connection
+
+    def feed_body(self, data: bytes) -> None:
+        self.body.append(data)
+        self._wake()
+
+    def end_body(self) -> None:
+        self.body_complete = True
+        self._wake()
+
+    def disconnect(self) -> None:
+        self.disconnected = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # The ASGI application
+
+    async def run_asgi(self, app: Any) -> None:
+        try:
+            await app(self.scope, self.receive, self.send)
+        except asyncio.CancelledError:
+            self.conn.abort()
+            raise
+        except BaseException:
+            error_log.exception("Exception in ASGI application")
+            self._fail()
+        else:
+            if not self.response_complete:
+                error_log.error(
+                    "ASGI application returned without %s the response",
+                    "completing" if self.response_started else "starting",
+                )
+                self._fail()
+
+    def _fail(self) -> None:
+        if self.response_complete:
+            return
+        if self.response_started and not self.pending_head:
+            # The client must not take a partial body for a whole one.
+            self.conn.abort()
+        else:
+            self.response_started = self.response_complete = True
+            self.pending_head = b""
+            self.status = 500
+            self.conn.write(http11.error_response(500, "the application failed"))
+            self.keep_alive = False
+            self.conn.response_complete(self)
+
+    async def receive(self) -> dict[str, Any]:
+        if self.expect_continue:
+            self.expect_continue = False
+            if not self.response_started and not self.disconnected:
+                self.conn.write(http11.CONTINUE_RESPONSE)
+        while True:
+            if self.disconnected or self.response_complete:
+                return _DISCONNECT
+            body = self.body
+            if body:
+                data = body[0] if len(body) == 1 else b"".join(body)
+                body.clear()
+                self.conn.body_consumed(len(data))
+            elif self.body_complete and not self.delivered_final:
+                data = b""
+            else:
+                self.waiter = self.conn.loop.create_future()
+                await self.waiter
+                self.waiter = None
+                continue
+            more = not self.body_complete
+            self.delivered_final = not more
+            return {"type": "http.request", "body": data, "more_body": more}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if not self.response_started:
+            if kind != "http.response.start":
+                raise RuntimeError(f"expected 'http.response.start', got {kind!r}")
+            self.response_started = True
+            self._start(message["status"], message.get("headers", ()))
+            return
+        if kind != "http.response.body" or self.response_complete:
+            raise RuntimeError(
+                f"unexpected {kind!r}: "
+                + ("the response is complete" if self.response_complete else "body expected")
+            )
+        body = message.get("body", b"")
+        more_body = message.get("more_body", False)
+        conn = self.conn
+        if self.disconnected:
+            # Per ASGI: sends after a disconnect are no-ops; receive() reports it.
+            if not more_body:
+                self.response_complete = True
+            return
+        self.sent_length += len(body)
+        if self.content_length is not None and self.sent_length > self.content_length:
+            raise RuntimeError("response body longer than its Content-Length")
+        if self.head_request or self.status in _NO_BODY_STATUSES or self.status < 200:
+            body = b""
+        elif self.chunked:
+            if body:
+                body = b"%x\r\n%b\r\n" % (len(body), body)
+            if not more_body:
+                body += b"0\r\n\r\n"
+        if self.pending_head:
+            body = self.pending_head + body
+            self.pending_head = b""
+        if body:
+            conn.write(body)
+        if not more_body:
+            if (
+                self.content_length is not None
+                and self.sent_length != self.content_length
+                and not self.head_request
+            ):
+                raise RuntimeError("response body shorter than its Content-Length")
+            self.response_complete = True
+            conn.response_complete(self)
+        elif conn.writing_paused:
+            await conn.drain()
+
+    def _start(self, status: int, headers: Any) -> None:
+        self.status = status
+        conn = self.conn
+        state = conn.state
+        lines = [http11.status_line(status)]
+        add_server = add_date = True
+        app_close = False
+        for name, value in headers:
+            http11.check_response_header(name, value)
+            lname = name.lower()
+            if lname == b"content-length":
+                try:
+                    self.content_length = int(value)
+                except ValueError:
+                    raise RuntimeError(f"invalid Content-Length {value!r}") from None
+            elif lname == b"transfer-encoding":
+                continue  # framing is the server's job; added below when needed
+            elif lname == b"connection":
+                app_close = b"close" in value.lower()
+            elif lname == b"server":
+                add_server = False
+            elif lname == b"date":
+                add_date = False
+            lines.append(b"%b: %b\r\n" % (name, value))
+        if add_server and add_date:
+            lines.insert(1, state.default_headers)
+        else:
+            if add_server:
+                lines.insert(1, state.server_line)
+            if add_date:
+                lines.insert(1, state.date_line)
+
+        bodiless = self.head_request or status in _NO_BODY_STATUSES or status < 200
+        if self.content_length is None and not bodiless:
+            if self.http10:
+                self.keep_alive = False  # close-delimited: the close ends the body
+            else:
+                self.chunked = True
+                lines.append(b"transfer-encoding: chunked\r\n")
+        if app_close or conn.closing:
+            self.keep_alive = False
+        if not self.keep_alive and not app_close:
+            lines.append(b"connection: close\r\n")
+        elif self.keep_alive and self.http10:
+            lines.append(b"connection: keep-alive\r\n")
+        lines.append(b"\r\n")
+        self.pending_head = b"".join(lines)
+
+    def log_access(self) -> None:
+        scope = self.scope
+        client = scope["client"]
+        access_log.info(
+            '%s - "%s %s HTTP/%s" %d',
+            f"{client[0]}:{client[1]}" if client else "-",
+            _escape(scope["method"]),
+            _escape(_target(scope)),
+            scope["http_version"],
+            self.status,
+        )
+
+
+def _target(scope: dict[str, Any]) -> str:
+    query = scope["query_string"]
+    target = scope["raw_path"] + b"?" + query if query else scope["raw_path"]
+    return target.decode("latin-1")
+
+
+def _escape(text: str) -> str:
+    """Keep a client's bytes from forging log lines (CR, LF, ANSI escapes...)."""
+    return text.translate(_CONTROL_ESCAPES)

@@ -1,0 +1,121 @@
+"""HTTP/1.1 semantics shared by every parser: request-head checks and response heads.
+
+Pure functions and constants, no I/O (RFC 9110 / RFC 9112).
+"""
+
+from __future__ import annotations
+
+import http
+import re
+from email.utils import formatdate
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch
+# Field values may hold HTAB and visible/obs-text bytes, never other controls (RFC 9110 §5.5).
+_INVALID_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]").search
+
+STATUS_LINES: dict[int, bytes] = {
+    status.value: b"HTTP/1.1 %d %s\r\n" % (status.value, status.phrase.encode("ascii"))
+    for status in http.HTTPStatus
+}
+
+CONTINUE_RESPONSE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def status_line(status: int) -> bytes:
+    line = STATUS_LINES.get(status)
+    if line is None:
+        if not 100 <= status <= 999:
+            raise RuntimeError(f"invalid HTTP status code {status!r}")
+        line = b"HTTP/1.1 %d \r\n" % status
+    return line
+
+
+def date_header() -> bytes:
+    return b"date: " + formatdate(usegmt=True).encode("ascii") + b"\r\n"
+
+
+def error_response(status: int, message: str) -> bytes:
+    """A complete close-delimited error response; the caller closes afterwards."""
+    body = f"{http.HTTPStatus(status).phrase}: {message}\n".encode("ascii", "replace")
+    return b"".join(
+        (
+            status_line(status),
+            date_header(),
+            b"content-type: text/plain; charset=utf-8\r\n"
+            b"connection: close\r\n"
+            b"content-length: %d\r\n\r\n" % len(body),
+            body,
+        )
+    )
+
+
+def check_response_header(name: bytes, value: bytes) -> None:
+    """Refuse what would let an app split or smuggle a response."""
+    if _TOKEN(name) is None:
+        raise RuntimeError(f"invalid HTTP header name {name!r}")
+    if _INVALID_VALUE(value) is not None:
+        raise RuntimeError(f"invalid HTTP header value {value!r}")
+
+
+class RequestCheck:
+    """What the core needs from one request head, found in a single pass over its headers.
+
+    ``error`` is set (and the request must get 400 and a close) when the head is
+    well-formed syntax but unacceptable HTTP: missing or repeated Host on HTTP/1.1,
+    Content-Length beside Transfer-Encoding (RFC 9112 §6.3: a smuggling vector, so it is
+    refused rather than processed), Transfer-Encoding on HTTP/1.0, bad Content-Length.
+    """
+
+    __slots__ = ("error", "expect_continue", "headers", "keep_alive")
+
+    def __init__(self, raw_headers: list[tuple[bytes, bytes]], http_version: str) -> None:
+        headers = []
+        hosts = 0
+        content_length: bytes | None = None
+        transfer_encoding = False
+        connection_close = False
+        connection_keep_alive = False
+        self.expect_continue = False
+        self.error: str | None = None
+        for name, value in raw_headers:
+            name = name.lower()
+            headers.append((name, value))
+            if name not in _FRAMING_NAMES:
+                continue
+            if name == b"host":
+                hosts += 1
+            elif name == b"content-length":
+                if not value.strip().isdigit() or (
+                    content_length is not None and content_length != value.strip()
+                ):
+                    self.error = "invalid Content-Length"
+                content_length = value.strip()
+            elif name == b"transfer-encoding":
+                transfer_encoding = True
+            elif name == b"connection":
+                for token in value.lower().split(b","):
+                    token = token.strip()
+                    if token == b"close":
+                        connection_close = True
+                    elif token == b"keep-alive":
+                        connection_keep_alive = True
+            elif name == b"expect":
+                self.expect_continue = value.lower() == b"100-continue"
+        self.headers = headers
+        if http_version == "1.1":
+            self.keep_alive = not connection_close
+            if hosts != 1:
+                self.error = "HTTP/1.1 requests need exactly one Host header"
+        else:
+            self.keep_alive = connection_keep_alive and not connection_close
+            if hosts > 1:
+                self.error = "more than one Host header"
+            if transfer_encoding:
+                self.error = "Transfer-Encoding is not allowed in HTTP/1.0"
+        if transfer_encoding and content_length is not None:
+            self.error = "Content-Length and Transfer-Encoding together"
+
+
+_FRAMING_NAMES = frozenset(
+    (b"host", b"content-length", b"transfer-encoding", b"connection", b"expect")
+)

@@ -1,0 +1,49 @@
+"""What every connection of one server process shares: settings, app, counters, clocks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from asgibench.protocols import Parser
+from asgibench.server import http11
+from asgibench.server.config import ASGIApp, Config
+
+error_log = logging.getLogger("asgibench.error")
+access_log = logging.getLogger("asgibench.access")
+
+
+class ServerState:
+    def __init__(self, config: Config, app: ASGIApp, parser_class: type[Parser]) -> None:
+        self.config = config
+        self.app = app
+        self.parser_class = parser_class
+        self.limit_request_head = config.limit_request_head
+        self.timeout_keep_alive = config.timeout_keep_alive
+        self.timeout_request_head = config.timeout_request_head
+        self.limit_concurrency = config.limit_concurrency
+        self.root_path = config.root_path
+        self.root_path_bytes = config.root_path.encode("ascii")
+        self.access_log = config.access_log and access_log.isEnabledFor(logging.INFO)
+        self.lifespan_state: dict[str, Any] = {}
+        self.connections: set[Any] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.total_requests = 0
+        self.should_exit = asyncio.Event()
+        self.shutting_down = False
+        self.server_line = b"server: asgibench\r\n" if config.server_header else b""
+        self.date_line = b""
+        self.default_headers = b""
+        self.refresh_default_headers()
+
+    def refresh_default_headers(self) -> None:
+        """Re-render Date; called once a second so requests never format it themselves."""
+        self.date_line = http11.date_header() if self.config.date_header else b""
+        self.default_headers = self.server_line + self.date_line
+
+    def count_request(self) -> None:
+        self.total_requests += 1
+        limit = self.config.limit_max_requests
+        if limit is not None and self.total_requests >= limit:
+            self.should_exit.set()
