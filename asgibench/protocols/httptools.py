@@ -1,8 +1,10 @@
 """Adapter for httptools (llhttp, C).
 
-llhttp has no limit on the size of a request head, so the adapter counts head bytes
-itself. An ``Upgrade`` request is answered as plain HTTP/1.1 (the server speaks no other
-protocol), so after llhttp stops at one the adapter restarts it on the remaining bytes.
+llhttp has no limit on the size of a request head and buffers an unfinished header line
+inside itself, so the adapter bounds the head: exactly for completed lines, and for an
+unfinished one by the bytes fed since the request began. An ``Upgrade`` request is answered
+as plain HTTP/1.1 (the server speaks no other protocol), so after llhttp stops at one the
+adapter restarts it on the remaining bytes.
 """
 
 from __future__ import annotations
@@ -21,13 +23,20 @@ class HttptoolsParser:
         self._events: list[Event] = []
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
-        self._head_bytes = 0
+        self._in_head = False
+        self._head_bytes = 0  # completed request-line and header bytes of this head
+        self._partial = 0  # bytes fed since this head began: an upper bound of its size
+        self._fed = 0  # bytes of the current feed() seen in callbacks so far (a lower bound)
+        self._head_start = 0  # self._fed when the current head began
+        self._began_here = False  # the current head began in the current feed()
         self._finished = False
 
     def feed(self, data: bytes) -> list[Event]:
         if self._finished:
             return []
         self._events = events = []
+        self._fed = 0
+        self._began_here = False
         while True:
             try:
                 self._parser.feed_data(data)
@@ -42,7 +51,16 @@ class HttptoolsParser:
                     self._fail(431, "request head too large")
                 else:
                     self._fail(400, str(exc))
-            return events
+                return events
+            break
+        if self._in_head:
+            if self._began_here:
+                self._partial = len(data) - self._head_start
+            else:
+                self._partial += len(data)
+            if self._partial > self._limit:
+                self._fail(431, "request head too large")
+        return events
 
     def _fail(self, status: int, reason: str) -> None:
         self._finished = True
@@ -54,29 +72,38 @@ class HttptoolsParser:
         self._url = b""
         self._headers = []
         self._head_bytes = 0
+        self._in_head = True
+        self._head_start = self._fed
+        self._began_here = True
 
     def on_url(self, url: bytes) -> None:
         self._url += url
         self._count(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._in_head:
+            return  # a chunked body's trailer: not part of the request head
         self._headers.append((name, value))
         self._count(len(name) + len(value) + 4)
 
     def _count(self, size: int) -> None:
         self._head_bytes += size
+        self._fed += size
         if self._head_bytes > self._limit:
             # llhttp turns a callback's exception into HttpParserCallbackError; feed()
             # tells this case apart by the byte count.
             raise ValueError("request head too large")
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._partial = 0
         parser = self._parser
         self._events.append(
             RequestHead(parser.get_method(), self._url, parser.get_http_version(), self._headers)
         )
 
     def on_body(self, body: bytes) -> None:
+        self._fed += len(body)
         self._events.append(BodyData(body))
 
     def on_message_complete(self) -> None:

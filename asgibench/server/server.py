@@ -80,43 +80,53 @@ class Server:
         if self._exit_requested:
             state.should_exit.set()
 
+        restore_signals = self._install_signal_handlers(loop, state)
         lifespan = Lifespan(app, config.lifespan, state.lifespan_state)
         try:
-            await lifespan.startup()
-        except LifespanFailed as exc:
-            raise StartupFailed(f"application startup failed: {exc}") from None
+            try:
+                await lifespan.startup()
+            except LifespanFailed as exc:
+                raise StartupFailed(f"application startup failed: {exc}") from None
+            try:
+                await self._serve_until_exit(loop, state)
+            finally:
+                try:
+                    await lifespan.shutdown()
+                except LifespanFailed as exc:
+                    logger.error("application shutdown failed: %s", exc)
+                    self.exit_code = 1
+        finally:
+            restore_signals()
+        logger.info("asgibench stopped (pid %d)", os.getpid())
 
+    async def _serve_until_exit(self, loop: asyncio.AbstractEventLoop, state: ServerState) -> None:
+        config = self.config
         sockets = self._given_sockets or bind_sockets(config)
         # Read before create_server: some loops (rloop) detach the socket object.
         self.addresses = [sock.getsockname() for sock in sockets]
         unix_paths = [a for a in self.addresses if isinstance(a, str) and a]
-        servers = [
-            await loop.create_server(
-                lambda: HTTPConnection(state, loop), sock=sock, backlog=config.backlog
-            )
-            for sock in sockets
-        ]
-        restore_signals = self._install_signal_handlers(loop, state)
+        servers = []
         date_timer = _SecondTicker(loop, state.refresh_default_headers)
-        logger.info(
-            "asgibench serving on %s (loop %s, parser %s, pid %d)",
-            ", ".join(_describe(address) for address in self.addresses),
-            loops.get_backend(config.loop, workers=config.workers).name,
-            parser_class.name,
-            os.getpid(),
-        )
-        self._started.set()
         try:
+            for sock in sockets:
+                servers.append(
+                    await loop.create_server(
+                        lambda: HTTPConnection(state, loop), sock=sock, backlog=config.backlog
+                    )
+                )
+            logger.info(
+                "asgibench serving on %s (loop %s, parser %s, pid %d)",
+                ", ".join(_describe(address) for address in self.addresses),
+                loops.get_backend(config.loop, workers=config.workers).name,
+                state.parser_class.name,
+                os.getpid(),
+            )
+            self._started.set()
             await state.should_exit.wait()
+            logger.info("shutting down")
         finally:
             date_timer.cancel()
             await self._shutdown(servers, state)
-            restore_signals()
-            try:
-                await lifespan.shutdown()
-            except LifespanFailed as exc:
-                logger.error("application shutdown failed: %s", exc)
-                self.exit_code = 1
             if self._given_sockets is None:
                 for sock in sockets:
                     sock.close()
@@ -164,7 +174,10 @@ class Server:
 
         def restore() -> None:
             for sig in _HANDLED_SIGNALS:
-                loop.remove_signal_handler(sig)
+                try:
+                    loop.remove_signal_handler(sig)
+                except AttributeError:  # rloop 0.5 has a typo in remove_signal_handler
+                    signal.signal(sig, signal.SIG_DFL)
 
         return restore
 
