@@ -24,7 +24,7 @@ class HttptoolsParser:
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._in_head = False
-        self._head_bytes = 0  # completed request-line and header bytes of this head
+        self._head_bytes = 0  # the completed head's size, set only when it is over the limit
         self._partial = 0  # bytes fed since this head began: an upper bound of its size
         self._fed = 0  # bytes of the current feed() seen in callbacks so far (a lower bound)
         self._head_start = 0  # self._fed when the current head began
@@ -78,24 +78,20 @@ class HttptoolsParser:
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        self._count(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self._in_head:
-            return  # a chunked body's trailer: not part of the request head
-        self._headers.append((name, value))
-        self._count(len(name) + len(value) + 4)
-
-    def _count(self, size: int) -> None:
-        self._head_bytes += size
-        self._fed += size
-        if self._head_bytes > self._limit:
-            # llhttp turns a callback's exception into HttpParserCallbackError; feed()
-            # tells this case apart by the byte count.
-            raise ValueError("request head too large")
+        if self._in_head:  # else a chunked body's trailer: not part of the request head
+            self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        size = len(self._url) + sum(len(n) + len(v) + 4 for n, v in self._headers)
+        self._fed += size
+        if size > self._limit:
+            self._head_bytes = size
+            # llhttp turns a callback's exception into HttpParserCallbackError; feed()
+            # tells this case apart by the byte count.
+            raise ValueError("request head too large")
         self._partial = 0
         parser = self._parser
         self._events.append(

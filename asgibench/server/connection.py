@@ -44,8 +44,12 @@ class HTTPConnection(asyncio.Protocol):
         self.reading_paused = False
         self.writing_paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
+        # One lazily re-armed timer: requests only move ``deadline``, which is cheaper
+        # than a call_later()/cancel() pair per request. None: no timeout is running.
         self.timer: asyncio.TimerHandle | None = None
-        self.awaiting_head = True  # the running timer is the head timeout, not keep-alive
+        self.deadline: float | None = None
+        self.timer_when = 0.0
+        self.awaiting_head = True  # the deadline is the head timeout, not keep-alive
 
     # asyncio.Protocol
 
@@ -68,7 +72,10 @@ class HTTPConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.state.connections.discard(self)
-        self._cancel_timer()
+        self.deadline = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         self.parsing = False
         for cycle in (self.cycle, self.receiving, *self.pending):
             if isinstance(cycle, RequestCycle):
@@ -96,8 +103,8 @@ class HTTPConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if not self.parsing:
             return
-        if self.timer is not None and not self.awaiting_head:
-            self._cancel_timer()  # keep-alive idleness ends; the head timer starts below
+        if self.deadline is not None and not self.awaiting_head:
+            self.deadline = None  # keep-alive idleness ends; the head timer starts below
         for event in self.parser.feed(data):
             kind = type(event)
             if kind is BodyData:
@@ -118,7 +125,7 @@ class HTTPConnection(asyncio.Protocol):
                 self._on_protocol_error(event)
             if not self.parsing:
                 break
-        if self.cycle is None and not self.pending and self.timer is None and self.parsing:
+        if self.cycle is None and not self.pending and self.deadline is None and self.parsing:
             # Part of a head arrived: it must complete within the head timeout.
             self._start_timer(self.state.timeout_request_head, awaiting_head=True)
         if not self.reading_paused and (
@@ -178,9 +185,9 @@ class HTTPConnection(asyncio.Protocol):
         limit = state.limit_concurrency
         if limit is not None and (len(state.connections) > limit or len(state.tasks) >= limit):
             app = _service_unavailable
-        task = self.loop.create_task(cycle.run_asgi(app))
+        # run_asgi removes the task from state.tasks itself: cheaper than a done callback.
+        cycle.task = task = self.loop.create_task(cycle.run_asgi(app))
         state.tasks.add(task)
-        task.add_done_callback(state.tasks.discard)
 
     def _on_protocol_error(self, error: ProtocolError) -> None:
         self.parsing = False
@@ -268,16 +275,27 @@ class HTTPConnection(asyncio.Protocol):
 
     def _start_timer(self, delay: float, awaiting_head: bool) -> None:
         self.awaiting_head = awaiting_head
-        self.timer = self.loop.call_later(delay, self._on_timeout)
+        self.deadline = deadline = self.loop.time() + delay
+        if self.timer is None or deadline < self.timer_when:
+            if self.timer is not None:
+                self.timer.cancel()
+            self._arm(deadline)
+
+    def _arm(self, when: float) -> None:
+        self.timer_when = when
+        self.timer = self.loop.call_at(when, self._on_timeout)
 
     def _cancel_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.deadline = None
 
     def _on_timeout(self) -> None:
         self.timer = None
-        if self.cycle is None and not self.pending:
+        deadline = self.deadline
+        if deadline is None:
+            return
+        if self.loop.time() < deadline:
+            self._arm(deadline)
+        elif self.cycle is None and not self.pending:
             self.close()
 
     def shutdown(self) -> None:
