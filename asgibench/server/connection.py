@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import types
 from collections import deque
 from typing import Any
 from urllib.parse import unquote
@@ -21,6 +22,8 @@ from asgibench.server.state import ServerState
 READ_HIGH_WATER = 256 * 1024
 # Pipelined requests queued behind the running one before we stop reading.
 PIPELINE_HIGH_WATER = 64
+# Response bytes batched before they are written even though more are coming.
+WRITE_BATCH_LIMIT = 64 * 1024
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 
 
@@ -34,9 +37,14 @@ class HTTPConnection(asyncio.Protocol):
         self.server: tuple[str, int] | None = None
         self.scheme = "http"
         self.trusted_proxy = False
-        self.cycle: RequestCycle | None = None  # the one whose app runs
+        self.cycle: RequestCycle | None = None  # the one whose response is being sent
         self.receiving: RequestCycle | None = None  # the one whose body is arriving
         self.pending: deque[RequestCycle | ProtocolError] = deque()
+        # One task runs this connection's requests in order while any are queued, so a
+        # pipelined burst costs one task and one write, not one of each per request.
+        self.worker: asyncio.Task[None] | None = None
+        self.out: list[bytes] = []
+        self.out_size = 0
         self.parsing = True  # False once no further byte can start a request
         self.closing = False  # close after the current response (shutdown)
         self.eof = False
@@ -172,29 +180,47 @@ class HTTPConnection(asyncio.Protocol):
         }
         cycle = RequestCycle(self, scope, check.keep_alive, check.expect_continue)
         self.receiving = cycle
-        if self.cycle is None and not self.pending:
-            self._cancel_timer()
-            self._run(cycle)
-        else:
-            self.pending.append(cycle)
-
-    def _run(self, cycle: RequestCycle) -> None:
-        self.cycle = cycle
-        state = self.state
-        app = state.app
-        limit = state.limit_concurrency
-        if limit is not None and (len(state.connections) > limit or len(state.tasks) >= limit):
-            app = _service_unavailable
-        # run_asgi removes the task from state.tasks itself: cheaper than a done callback.
-        cycle.task = task = self.loop.create_task(cycle.run_asgi(app))
-        state.tasks.add(task)
+        self._enqueue(cycle)
 
     def _on_protocol_error(self, error: ProtocolError) -> None:
         self.parsing = False
+        self._enqueue(error)
+
+    def _enqueue(self, item: RequestCycle | ProtocolError) -> None:
         if self.cycle is None and not self.pending:
-            self._send_error(error)
-        else:
-            self.pending.append(error)
+            self._cancel_timer()
+        self.pending.append(item)
+        if self.worker is None:
+            self.worker = task = self.loop.create_task(self._work())
+            self.state.tasks.add(task)
+
+    async def _work(self) -> None:
+        state = self.state
+        pending = self.pending
+        try:
+            while pending and not self.transport.is_closing():
+                item = pending.popleft()
+                if type(item) is ProtocolError:
+                    self._send_error(item)
+                    return
+                self.cycle = item
+                app = state.app
+                limit = state.limit_concurrency
+                if limit is not None and (
+                    len(state.connections) > limit or state.active >= limit
+                ):
+                    app = _service_unavailable
+                state.active += 1
+                try:
+                    await _flushing_on_suspend(item.run_asgi(app), self.flush)
+                finally:
+                    state.active -= 1
+                if self.reading_paused:
+                    self._maybe_resume_reading()
+        finally:
+            state.tasks.discard(self.worker)
+            self.worker = None
+            self.flush()
 
     def _send_error(self, error: ProtocolError) -> None:
         # A client's mistake, not ours: no traceback, just the status and a close.
@@ -215,20 +241,11 @@ class HTTPConnection(asyncio.Protocol):
             # An unread request body cannot be skipped safely: close instead.
             self.close()
             return
-        pending = self.pending
-        if pending:
-            nxt = pending.popleft()
-            if type(nxt) is ProtocolError:
-                self._send_error(nxt)
-                return
-            self._run(nxt)
-        elif self.eof:
-            self.close()
-            return
-        else:
-            self._start_timer(state.timeout_keep_alive, awaiting_head=False)
-        if self.reading_paused and len(pending) <= PIPELINE_HIGH_WATER:
-            self._maybe_resume_reading()
+        if not self.pending:
+            if self.eof:
+                self.close()
+            else:
+                self._start_timer(state.timeout_keep_alive, awaiting_head=False)
 
     def body_consumed(self, size: int) -> None:
         self.buffered -= size
@@ -243,11 +260,23 @@ class HTTPConnection(asyncio.Protocol):
     # Writing
 
     def write(self, data: bytes) -> None:
-        transport = self.transport
-        if not transport.is_closing():
-            transport.write(data)
+        """Queue bytes; they go out when the app waits, its requests run out, or 64 KiB."""
+        self.out.append(data)
+        self.out_size += len(data)
+        if self.out_size > WRITE_BATCH_LIMIT:
+            self.flush()
+
+    def flush(self) -> None:
+        out = self.out
+        if out:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            out.clear()
+            self.out_size = 0
+            if not self.transport.is_closing():
+                self.transport.write(data)
 
     async def drain(self) -> None:
+        self.flush()
         if self.writing_paused and not self.transport.is_closing():
             self.drain_waiter = self.loop.create_future()
             await self.drain_waiter
@@ -258,6 +287,7 @@ class HTTPConnection(asyncio.Protocol):
         transport = self.transport
         if transport.is_closing():
             return
+        self.flush()
         if transport.can_write_eof():
             # rloop 0.5's close() leaves the socket open; a FIN first closes it everywhere.
             try:
@@ -302,11 +332,33 @@ class HTTPConnection(asyncio.Protocol):
         """Server is stopping: close now if idle, else after the current response."""
         self.closing = True
         self.parsing = False
-        if self.cycle is None:
+        if self.is_idle():
             self.close()
 
     def is_idle(self) -> bool:
         return self.cycle is None and not self.pending
+
+
+@types.coroutine
+def _flushing_on_suspend(coro: Any, flush: Any) -> Any:
+    """``await coro``, calling ``flush()`` whenever it suspends.
+
+    Responses are batched while the worker runs; once an app waits on something, the
+    bytes already produced must not wait with it.
+    """
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            yielded = coro.send(value) if error is None else coro.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        flush()
+        try:
+            value = yield yielded
+            error = None
+        except BaseException as exc:  # cancellation, thrown in by the task
+            error = exc
 
 
 async def _service_unavailable(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -35,7 +35,6 @@ class RequestCycle:
         "scope",
         "sent_length",
         "status",
-        "task",
         "waiter",
     )
 
@@ -55,7 +54,6 @@ class RequestCycle:
         self.response_started = False
         self.response_complete = False
         self.waiter: asyncio.Future[None] | None = None
-        self.task: asyncio.Task[None] | None = None
         self.pending_head = b""
         self.chunked = False
         self.content_length: int | None = None
@@ -99,8 +97,6 @@ class RequestCycle:
                     "completing" if self.response_started else "starting",
                 )
                 self._fail()
-        finally:
-            self.conn.state.tasks.discard(self.task)
 
     def _fail(self) -> None:
         if self.response_complete:

@@ -28,7 +28,8 @@ class ServerState:
         self.access_log = config.access_log and access_log.isEnabledFor(logging.INFO)
         self.lifespan_state: dict[str, Any] = {}
         self.connections: set[Any] = set()
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Task[None]] = set()  # connection workers
+        self.active = 0  # requests whose app is running
         self.total_requests = 0
         self.should_exit = asyncio.Event()
         self.shutting_down = False
