@@ -29,6 +29,7 @@ class HttptoolsParser:
         self._fed = 0  # bytes of the current feed() seen in callbacks so far (a lower bound)
         self._head_start = 0  # self._fed when the current head began
         self._began_here = False  # the current head began in the current feed()
+        self._feed_size = 0  # len() of the current feed()'s data
         self._finished = False
 
     def feed(self, data: bytes) -> list[Event]:
@@ -36,6 +37,7 @@ class HttptoolsParser:
             return []
         self._events = events = []
         self._fed = 0
+        self._feed_size = len(data)
         self._began_here = False
         while True:
             try:
@@ -85,13 +87,14 @@ class HttptoolsParser:
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        size = len(self._url) + sum(len(n) + len(v) + 4 for n, v in self._headers)
-        self._fed += size
-        if size > self._limit:
-            self._head_bytes = size
-            # llhttp turns a callback's exception into HttpParserCallbackError; feed()
-            # tells this case apart by the byte count.
-            raise ValueError("request head too large")
+        if self._partial + self._feed_size > self._limit:  # else it cannot be too large
+            size = len(self._url) + sum(len(n) + len(v) + 4 for n, v in self._headers)
+            self._fed += size
+            if size > self._limit:
+                self._head_bytes = size
+                # llhttp turns a callback's exception into HttpParserCallbackError; feed()
+                # tells this case apart by the byte count.
+                raise ValueError("request head too large")
         self._partial = 0
         parser = self._parser
         self._events.append(

@@ -191,9 +191,11 @@ class RequestCycle:
         lines = [http11.status_line(status)]
         add_server = add_date = True
         app_close = False
+        checked_name = http11.checked_header_name
+        check_value = http11.check_header_value
         for name, value in headers:
-            http11.check_response_header(name, value)
-            lname = name.lower()
+            lname = checked_name(name)
+            check_value(value)
             if lname == b"content-length":
                 try:
                     self.content_length = int(value)

@@ -49,10 +49,25 @@ def error_response(status: int, message: str) -> bytes:
     )
 
 
-def check_response_header(name: bytes, value: bytes) -> None:
-    """Refuse what would let an app split or smuggle a response."""
-    if _TOKEN(name) is None:
-        raise RuntimeError(f"invalid HTTP header name {name!r}")
+_checked_names: dict[bytes, bytes] = {}
+
+
+def checked_header_name(name: bytes) -> bytes:
+    """The lower-cased name, after refusing one that could split a response.
+
+    Apps send the same few names over and over, so checked names are remembered.
+    """
+    lower = _checked_names.get(name)
+    if lower is None:
+        if type(name) is not bytes or _TOKEN(name) is None:
+            raise RuntimeError(f"invalid HTTP header name {name!r}")
+        lower = name.lower()
+        if len(_checked_names) < 4096:
+            _checked_names[name] = lower
+    return lower
+
+
+def check_header_value(value: bytes) -> None:
     if _INVALID_VALUE(value) is not None:
         raise RuntimeError(f"invalid HTTP header value {value!r}")
 
