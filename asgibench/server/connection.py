@@ -96,6 +96,9 @@ class HTTPConnection(asyncio.Protocol):
     def eof_received(self) -> bool:
         self.eof = True
         self.parsing = False
+        for cycle in (self.cycle, self.receiving, *self.pending):
+            if isinstance(cycle, RequestCycle):
+                cycle.peer_closed()
         # Keep the write side open so a half-closed client still gets its responses.
         return self.cycle is not None or bool(self.pending)
 

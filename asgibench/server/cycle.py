@@ -29,6 +29,7 @@ class RequestCycle:
         "head_request",
         "http10",
         "keep_alive",
+        "peer_eof",
         "pending_head",
         "response_complete",
         "response_started",
@@ -51,6 +52,7 @@ class RequestCycle:
         self.body_complete = False
         self.delivered_final = False
         self.disconnected = False
+        self.peer_eof = False
         self.response_started = False
         self.response_complete = False
         self.waiter: asyncio.Future[None] | None = None
@@ -72,6 +74,11 @@ class RequestCycle:
 
     def disconnect(self) -> None:
         self.disconnected = True
+        self._wake()
+
+    def peer_closed(self) -> None:
+        """The client sent FIN: nothing more will arrive, though it may still read."""
+        self.peer_eof = True
         self._wake()
 
     def _wake(self) -> None:
@@ -127,6 +134,9 @@ class RequestCycle:
                 self.conn.body_consumed(len(data))
             elif self.body_complete and not self.delivered_final:
                 data = b""
+            elif self.peer_eof:
+                # No more body can come; the response may still be sent (half-close).
+                return _DISCONNECT
             else:
                 self.waiter = self.conn.loop.create_future()
                 await self.waiter
@@ -239,7 +249,7 @@ class RequestCycle:
         client = scope["client"]
         access_log.info(
             '%s - "%s %s HTTP/%s" %d',
-            f"{client[0]}:{client[1]}" if client else "-",
+            _escape(f"{client[0]}:{client[1]}") if client else "-",
             _escape(scope["method"]),
             _escape(_target(scope)),
             scope["http_version"],

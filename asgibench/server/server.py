@@ -101,10 +101,17 @@ class Server:
 
     async def _serve_until_exit(self, loop: asyncio.AbstractEventLoop, state: ServerState) -> None:
         config = self.config
-        sockets = self._given_sockets or bind_sockets(config)
+        owned = self._given_sockets is None
+        sockets = bind_sockets(config) if owned else self._given_sockets
         # Read before create_server: some loops (rloop) detach the socket object.
         self.addresses = [sock.getsockname() for sock in sockets]
         unix_paths = [a for a in self.addresses if isinstance(a, str) and a]
+        # rloop 0.5 never closes a socket it detached, and its Server.close() leaves live
+        # connections half-dead; with it we keep a duplicate to stop listening ourselves
+        # (only for sockets no other process shares). Other loops must not see their
+        # listening socket shut under them: winloop's libuv aborts the process.
+        leaky = type(loop).__module__.partition(".")[0] == "rloop"
+        handles = [sock.dup() for sock in sockets] if owned and leaky else []
         servers = []
         date_timer = _SecondTicker(loop, state.refresh_default_headers)
         try:
@@ -126,17 +133,30 @@ class Server:
             logger.info("shutting down")
         finally:
             date_timer.cancel()
-            await self._shutdown(servers, state)
-            if self._given_sockets is None:
+            await self._shutdown(servers, state, handles)
+            if owned:
                 for sock in sockets:
                     sock.close()
                 for path in unix_paths:
                     _unlink(path)
 
-    async def _shutdown(self, servers: list[asyncio.AbstractServer], state: ServerState) -> None:
+    async def _shutdown(
+        self,
+        servers: list[asyncio.AbstractServer],
+        state: ServerState,
+        listening: list[socket.socket],
+    ) -> None:
         state.shutting_down = True
-        for server in servers:
-            server.close()
+        # Stop accepting (see _serve_until_exit for why rloop is special).
+        for sock in listening:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        if not listening:
+            for server in servers:
+                server.close()
         for conn in list(state.connections):
             conn.shutdown()
         timeout = self.config.timeout_graceful_shutdown
@@ -152,6 +172,7 @@ class Server:
         for conn in list(state.connections):
             conn.abort()
         for server in servers:
+            server.close()
             await server.wait_closed()
 
     def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop, state: ServerState):
