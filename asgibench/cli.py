@@ -115,14 +115,12 @@ def serve_command(app: str, **options: Any) -> None:
     Any --loop works with any --proto. Every option can also be set through the
     environment variable shown beside it.
     """
-    from asgibench import loops, protocols
     from asgibench.server import Server
+    from asgibench.server.server import preflight
     from asgibench.server.workers import run_workers
 
     config = Config(app=app, **options)
-    # Both are checked before anything binds: a typo costs one line, not a traceback.
-    loops.get_backend(config.loop, workers=config.workers)
-    protocols.get_backend(config.proto)
+    preflight(config)  # a typo costs one line, not a traceback, and binds nothing
     configure_logging(config.log_level)
     if config.workers > 1:
         sys.exit(run_workers(config, config.log_level))

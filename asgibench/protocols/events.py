@@ -69,3 +69,8 @@ class ProtocolError:
 
 
 Event = RequestHead | BodyData | MessageEnd | ProtocolError
+
+
+def head_size(target: bytes, headers: list[tuple[bytes, bytes]]) -> int:
+    """The size of a request head as the limit counts it: line and fields, no whitespace."""
+    return len(target) + sum(len(name) + len(value) + 4 for name, value in headers)

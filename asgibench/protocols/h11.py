@@ -4,13 +4,24 @@ h11 models a whole connection, including our responses, and will not parse a pip
 request until it has seen the previous response. The core serialises responses itself,
 so this adapter tells h11 that a minimal response went out (and discards those bytes)
 right after each request ends; h11 then parses the next pipelined request at once.
+
+h11 applies its size limit only to a head still incomplete, and will not keep an HTTP/1.0
+connection alive; the adapter adds the limit for whole heads and starts a fresh h11
+connection after an HTTP/1.0 request (the core decides whether more requests may follow).
 """
 
 from __future__ import annotations
 
 import h11
 
-from asgibench.protocols.events import MESSAGE_END, BodyData, Event, ProtocolError, RequestHead
+from asgibench.protocols.events import (
+    MESSAGE_END,
+    BodyData,
+    Event,
+    ProtocolError,
+    RequestHead,
+    head_size,
+)
 
 _SENT_RESPONSE = h11.Response(status_code=204, headers=[])
 _SENT_END = h11.EndOfMessage()
@@ -20,39 +31,51 @@ class H11Parser:
     name = "h11"
 
     def __init__(self, limit_request_head: int) -> None:
-        self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limit_request_head)
+        self._limit = limit_request_head
+        self._conn = self._new_connection()
         self._finished = False
+        # Bytes fed since a head last completed: while under the limit, no head can be over.
+        self._unchecked = 0
+
+    def _new_connection(self) -> h11.Connection:
+        return h11.Connection(h11.SERVER, max_incomplete_event_size=self._limit)
 
     def feed(self, data: bytes) -> list[Event]:
         if self._finished:
             return []
         conn = self._conn
         conn.receive_data(data)
+        self._unchecked += len(data)
         events: list[Event] = []
         while True:
             try:
                 event = conn.next_event()
             except h11.RemoteProtocolError as exc:
                 self._finished = True
-                events.append(ProtocolError(exc.error_status_hint, str(exc)))
+                # h11 answers an unknown transfer coding with 501; RFC 9112 §6.3 wants
+                # 400 when chunked is not the final coding, which is every case h11 refuses.
+                status = 400 if exc.error_status_hint == 501 else exc.error_status_hint
+                events.append(ProtocolError(status, str(exc)))
                 return events
             kind = type(event)
             if kind is h11.Data:
                 events.append(BodyData(bytes(event.data)))
             elif kind is h11.Request:
+                headers = list(event.headers.raw_items())
+                if self._unchecked > self._limit and head_size(event.target, headers) > self._limit:
+                    self._finished = True
+                    events.append(ProtocolError(431, "request head too large"))
+                    return events
+                self._unchecked = len(data)  # the rest of this chunk may hold the next head
                 events.append(
                     RequestHead(
-                        event.method,
-                        event.target,
-                        event.http_version.decode("ascii"),
-                        list(event.headers.raw_items()),
+                        event.method, event.target, event.http_version.decode("ascii"), headers
                     )
                 )
             elif kind is h11.EndOfMessage:
                 events.append(MESSAGE_END)
                 self._next_cycle()
-                if self._finished:
-                    return events
+                conn = self._conn
             else:  # NEED_DATA, PAUSED (after a close-delimited request) or ConnectionClosed
                 return events
 
@@ -63,6 +86,11 @@ class H11Parser:
         try:
             conn.start_next_cycle()
         except h11.LocalProtocolError:
-            # The request closes the connection (HTTP/1.0, Connection: close): the core
-            # closes after its response, and nothing after this request is a request.
-            self._finished = True
+            # h11 closes after HTTP/1.0 (even with keep-alive) and Connection: close. The
+            # core knows which of them really ends the connection and stops feeding then.
+            leftover, closed = conn.trailing_data
+            self._conn = self._new_connection()
+            if leftover:
+                self._conn.receive_data(bytes(leftover))
+            if closed:
+                self._conn.receive_data(b"")

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import httptools
 
-from asgibench.protocols.events import MESSAGE_END, BodyData, Event, ProtocolError, RequestHead
+from asgibench.protocols.events import (
+    MESSAGE_END,
+    BodyData,
+    Event,
+    ProtocolError,
+    RequestHead,
+    head_size,
+)
 
 
 class HttptoolsParser:
@@ -88,7 +95,7 @@ class HttptoolsParser:
     def on_headers_complete(self) -> None:
         self._in_head = False
         if self._partial + self._feed_size > self._limit:  # else it cannot be too large
-            size = len(self._url) + sum(len(n) + len(v) + 4 for n, v in self._headers)
+            size = head_size(self._url, self._headers)
             self._fed += size
             if size > self._limit:
                 self._head_bytes = size

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import zttp
 
-from asgibench.protocols.events import MESSAGE_END, BodyData, Event, ProtocolError, RequestHead
+from asgibench.protocols.events import (
+    MESSAGE_END,
+    BodyData,
+    Event,
+    ProtocolError,
+    RequestHead,
+    head_size,
+)
 
 _NEED_DATA = zttp.NEED_DATA
 _SIZE_LIMIT_MESSAGE = "exceeded configured size limit"
@@ -22,13 +29,17 @@ class ZttpParser:
         self._limit = limit_request_head
         self._finished = False
         self._in_head = True
-        self._head_bytes = 0
+        self._head_bytes = 0  # bytes fed since the head began (an upper bound of its size)
+        self._last_feed = 0
+        self._accounted = 0
 
     def feed(self, data: bytes) -> list[Event]:
         if self._finished:
             return []
         conn = self._conn
         conn.receive_data(data)
+        self._last_feed = len(data)
+        self._accounted = 0  # bytes of this chunk known to belong to earlier messages
         if self._in_head:
             self._head_bytes += len(data)
         events: list[Event] = []
@@ -39,15 +50,19 @@ class ZttpParser:
                 return self._fail(events, str(exc))
             kind = type(event)
             if kind is zttp.Data:
+                self._accounted += len(event.data)
                 events.append(BodyData(event.data))
             elif kind is zttp.Request:
+                headers = list(event.headers)
+                size = head_size(event.target, headers)
+                self._accounted += size
+                limit = self._limit
+                if size > limit:
+                    return self._fail(events, _SIZE_LIMIT_MESSAGE)
                 self._in_head = False
                 events.append(
                     RequestHead(
-                        event.method,
-                        event.target,
-                        event.http_version.decode("ascii"),
-                        list(event.headers),
+                        event.method, event.target, event.http_version.decode("ascii"), headers
                     )
                 )
                 if event.end_stream:
@@ -76,6 +91,6 @@ class ZttpParser:
             return False
         self._conn.start_next_cycle()
         self._in_head = True
-        # Bytes already buffered belong to the next head; count them conservatively.
-        self._head_bytes = 0
+        # What this chunk holds beyond the messages seen so far may be the next head.
+        self._head_bytes = self._last_feed - self._accounted
         return True

@@ -25,6 +25,7 @@ PIPELINE_HIGH_WATER = 64
 # Response bytes batched before they are written even though more are coming.
 WRITE_BATCH_LIMIT = 64 * 1024
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
+_VERSIONS = frozenset(("1.1", "1.0"))
 
 
 class HTTPConnection(asyncio.Protocol):
@@ -149,6 +150,13 @@ class HTTPConnection(asyncio.Protocol):
 
     def _on_head(self, head: RequestHead) -> None:
         state = self.state
+        if head.http_version not in _VERSIONS:
+            self._on_protocol_error(
+                ProtocolError(400, "no HTTP version")
+                if head.http_version in ("0.9", "")
+                else ProtocolError(505, f"HTTP/{head.http_version} is not supported")
+            )
+            return
         check = http11.RequestCheck(head.headers, head.http_version)
         if check.error is not None:
             self._on_protocol_error(ProtocolError(400, check.error))
@@ -187,6 +195,16 @@ class HTTPConnection(asyncio.Protocol):
 
     def _on_protocol_error(self, error: ProtocolError) -> None:
         self.parsing = False
+        broken = self.receiving  # a request whose body turned out malformed
+        if broken is not None:
+            self.receiving = None
+            if broken is self.cycle:
+                if broken.reject():
+                    self._send_error(error)
+                else:
+                    self.close()  # its response is already under way: cut it short
+                return
+            self.pending.remove(broken)  # queued behind others: it never runs
         self._enqueue(error)
 
     def _enqueue(self, item: RequestCycle | ProtocolError) -> None:

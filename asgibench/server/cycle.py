@@ -76,6 +76,19 @@ class RequestCycle:
         self.disconnected = True
         self._wake()
 
+    def reject(self) -> bool:
+        """The body proved malformed: take the response away from the app if still ours.
+
+        Returns False when response bytes already went out (the caller must just close).
+        """
+        if self.response_complete or (self.response_started and not self.pending_head):
+            return False
+        self.pending_head = b""
+        self.response_started = self.response_complete = True
+        self.status = 400
+        self.disconnect()  # the app's receive() says so; its sends are dropped
+        return True
+
     def peer_closed(self) -> None:
         """The client sent FIN: nothing more will arrive, though it may still read."""
         self.peer_eof = True
@@ -148,11 +161,14 @@ class RequestCycle:
 
     async def send(self, message: dict[str, Any]) -> None:
         kind = message["type"]
+        if self.disconnected:
+            # Per ASGI: sends after a disconnect are no-ops; receive() reports it.
+            return
         if not self.response_started:
             if kind != "http.response.start":
                 raise RuntimeError(f"expected 'http.response.start', got {kind!r}")
-            self.response_started = True
             self._start(message["status"], message.get("headers", ()))
+            self.response_started = True
             return
         if kind != "http.response.body" or self.response_complete:
             raise RuntimeError(
@@ -162,11 +178,6 @@ class RequestCycle:
         body = message.get("body", b"")
         more_body = message.get("more_body", False)
         conn = self.conn
-        if self.disconnected:
-            # Per ASGI: sends after a disconnect are no-ops; receive() reports it.
-            if not more_body:
-                self.response_complete = True
-            return
         self.sent_length += len(body)
         if self.content_length is not None and self.sent_length > self.content_length:
             raise RuntimeError("response body longer than its Content-Length")

@@ -107,6 +107,10 @@ class RequestCheck:
                 content_length = value.strip()
             elif name == b"transfer-encoding":
                 transfer_encoding = True
+                # RFC 9112 §6.3: a request whose final coding is not chunked has no
+                # knowable length.
+                if value.rpartition(b",")[2].strip().lower() != b"chunked":
+                    self.error = "Transfer-Encoding must end with chunked"
             elif name == b"connection":
                 for token in value.lower().split(b","):
                     token = token.strip()

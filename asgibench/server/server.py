@@ -65,10 +65,7 @@ class Server:
                 pass  # the loop closed in between
 
     def run(self) -> None:
-        # Resolve both before binding anything: a bad --loop/--proto fails fast.
-        backend = loops.get_backend(self.config.loop, workers=self.config.workers)
-        protocols.get_backend(self.config.proto)
-        loops.run(self.serve(), loop=backend.name)
+        loops.run(self.serve(), loop=preflight(self.config).name)
 
     async def serve(self) -> None:
         config = self.config
@@ -201,6 +198,15 @@ class Server:
                     signal.signal(sig, signal.SIG_DFL)
 
         return restore
+
+
+def preflight(config: Config) -> loops.Backend:
+    """Refuse a bad --loop/--proto/--uds combination before anything binds or starts."""
+    backend = loops.get_backend(config.loop, workers=config.workers)
+    protocols.get_backend(config.proto)
+    if config.uds is not None and backend.name == "rloop":
+        raise BenchError("rloop 0.5 cannot serve a Unix socket; choose another --loop")
+    return backend
 
 
 class StartupFailed(BenchError):

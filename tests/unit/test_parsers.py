@@ -114,13 +114,6 @@ def test_head_under_the_limit_passes(name):
 
 
 @pytest.mark.parametrize("name", PARSERS)
-def test_nothing_after_a_closing_request_is_parsed(name):
-    stream = b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
-    events = parse(name, stream + b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
-    assert [e[0] for e in events if e[0] != "error"] == ["head", "end"]
-
-
-@pytest.mark.parametrize("name", PARSERS)
 def test_a_large_body_before_a_partial_head_is_not_counted_as_head(name):
     body = b"x" * 100_000
     stream = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)

@@ -1,0 +1,171 @@
+"""Load drivers: what generates the requests and measures them.
+
+* ``wrk`` -- TechEmpower's own driver (Debian's ``wrk`` 4), driven as TFB does.
+* ``python`` -- asgibench's lean Python driver (raw asyncio Protocol connections in
+  several processes, on the fastest loop available), for machines without wrk.
+
+A driver takes a :class:`LoadSpec` and returns a :class:`LoadResult`; ``auto`` picks wrk
+when it is on PATH, else the Python driver.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgibench.errors import BenchError
+
+DRIVER_NAMES = ("auto", "wrk", "python")
+ERROR_KINDS = ("connect", "read", "write", "timeout")
+PERCENTILES = (50, 75, 90, 99)
+
+
+class DriverError(Exception):
+    """The driver itself failed during a measurement (recorded; the run goes on)."""
+
+
+@dataclass
+class LoadSpec:
+    """One measurement: ``connections`` keep-alive connections for ``duration`` seconds."""
+
+    host: str
+    port: int
+    path: str
+    connections: int
+    duration: float
+    pipeline: int = 1
+    timeout: float = 8.0
+    accept: str = "*/*"
+    test: str | None = None  # test-type name, for response-body checks under load
+    cpus: list[int] | None = None  # pin the driver to these CPUs (None: no pinning)
+    slots: int = 1  # wrk threads / Python driver processes
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.path}"
+
+
+@dataclass
+class LoadResult:
+    """What one measurement produced. Latencies in milliseconds."""
+
+    requests: int  # responses completed within the duration
+    duration_s: float
+    latency_ms: dict[str, float]  # p50 p75 p90 p99 max mean stdev
+    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
+    non_2xx: int = 0  # wrk counts non-2xx/3xx; the Python driver non-2xx
+    bad_body: int = 0  # 2xx responses whose body failed the test type's check
+    checked: int = 0  # responses whose body was checked (all, or wrk's sample)
+
+    @property
+    def good_requests(self) -> int:
+        return max(self.requests - self.non_2xx - self.bad_body, 0)
+
+    @property
+    def requests_per_s(self) -> float:
+        """TFB's figure: (requests - non-2xx [- wrong bodies]) / duration."""
+        return self.good_requests / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values()) + self.non_2xx + self.bad_body
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "duration_s": round(self.duration_s, 4),
+            "requests_per_s": round(self.requests_per_s, 2),
+            "latency_ms": {k: round(v, 4) for k, v in self.latency_ms.items()},
+            "errors": dict(self.errors),
+            "non_2xx": self.non_2xx,
+            "bad_body": self.bad_body,
+            "checked": self.checked,
+        }
+
+
+class Driver(ABC):
+    name: str
+
+    @abstractmethod
+    def available(self) -> tuple[bool, str]:
+        """(usable, reason-if-not)."""
+
+    @abstractmethod
+    def version(self) -> str | None: ...
+
+    @abstractmethod
+    def run(self, spec: LoadSpec) -> LoadResult:
+        """Run one measurement; raise DriverError if the driver itself fails."""
+
+    def describe(self, slots: int) -> dict[str, Any]:
+        """The driver's settings for the results file."""
+        return {"name": self.name, "version": self.version()}
+
+
+def get_driver(name: str) -> Driver:
+    """``auto``/``wrk``/``python`` -> a usable driver, or BenchError (one line)."""
+    from asgibench.harness.drivers.pydriver import PythonDriver
+    from asgibench.harness.drivers.wrk import WrkDriver
+
+    key = name.strip().lower()
+    if key == "auto":
+        wrk = WrkDriver()
+        return wrk if wrk.available()[0] else PythonDriver()
+    if key == "wrk":
+        wrk = WrkDriver()
+        ok, reason = wrk.available()
+        if not ok:
+            raise BenchError(f"driver 'wrk' is not available: {reason}; or use --driver python")
+        return wrk
+    if key == "python":
+        return PythonDriver()
+    raise BenchError(f"unknown driver {name!r}; choose from: {', '.join(DRIVER_NAMES)}")
+
+
+# -- latency histograms (shared by the Python driver and its tests) --------------------
+
+HIST_SIG_BITS = 8  # values >= 2**8 us keep their top 8 bits: <= 0.4% error
+
+
+def bucket_us(us: int) -> int:
+    """The histogram key (microseconds, rounded down to 8 significant bits)."""
+    if us >= 256:
+        shift = us.bit_length() - HIST_SIG_BITS
+        return us >> shift << shift
+    return us
+
+
+def merge_histograms(histograms: list[Mapping[int | str, int]]) -> dict[int, int]:
+    merged: dict[int, int] = {}
+    for hist in histograms:
+        for key, count in hist.items():
+            k = int(key)
+            merged[k] = merged.get(k, 0) + int(count)
+    return merged
+
+
+def histogram_stats(hist: Mapping[int, int]) -> dict[str, float]:
+    """p50 p75 p90 p99 max mean stdev (ms) of a {microseconds: count} histogram."""
+    total = sum(hist.values())
+    if total == 0:
+        return {key: 0.0 for key in ("p50", "p75", "p90", "p99", "max", "mean", "stdev")}
+    items = sorted(hist.items())
+    mean = sum(k * c for k, c in items) / total
+    var = sum(c * (k - mean) ** 2 for k, c in items) / total
+    out: dict[str, float] = {}
+    for p in PERCENTILES:
+        rank = math.ceil(total * p / 100)
+        seen = 0
+        for key, count in items:
+            seen += count
+            if seen >= rank:
+                out[f"p{p}"] = key / 1000
+                break
+    out["max"] = items[-1][0] / 1000
+    out["mean"] = mean / 1000
+    out["stdev"] = math.sqrt(var) / 1000
+    return out

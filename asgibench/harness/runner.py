@@ -1,0 +1,614 @@
+"""Orchestration of one ``bench run``.
+
+1. Ceiling: the canned-response server (:mod:`asgibench.harness.canned`) is measured at
+   every (test type, level) with the same driver; results within 20% of it are flagged
+   client-bound.
+2. Rounds (``repeat``): every runnable combination once per round, the order rotated
+   each round, so machine drift hits them all alike. Per combination and round: start
+   the server in its own process (pinned), wait until it answers, verify every test type,
+   then per test type prime, warm up and measure each level; stop it (SIGINT, then
+   SIGKILL after a bound). In round 1 the Date-refresh check runs at the end.
+3. Failures never abort the run: a server that does not start, fails verification or
+   crashes mid-run becomes a ``failed`` entry with the last lines of its output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgibench import __version__
+from asgibench.errors import BenchError
+from asgibench.harness import pinning, ranking, results, verify
+from asgibench.harness.app import APP_IMPORT, DELAY_ENV
+from asgibench.harness.drivers import Driver, DriverError, LoadResult, LoadSpec
+from asgibench.harness.pinning import PinPlan
+from asgibench.harness.progress import NullProgress
+from asgibench.harness.servers import Launch, Unsupported
+from asgibench.harness.testtypes import TestType
+
+CLIENT_BOUND_FRACTION = 0.8  # within 20% of the driver's ceiling
+PRIMER_CONNECTIONS = 8  # TFB's primer
+OUTPUT_TAIL_LINES = 20
+#: Before each load phase the server must answer a fresh request within SETTLE_FAST_S
+#: (it may still be draining what the previous phase's driver left queued); we wait up to
+#: SETTLE_TIMEOUT_S for that.
+SETTLE_FAST_S = 0.1
+SETTLE_TIMEOUT_S = 30.0
+_STARTUP_ESTIMATE_S = 1.0
+
+
+@dataclass
+class Settings:
+    tests: list[TestType]
+    levels: dict[str, list[int]]
+    duration: float
+    warmup: float
+    primer: float
+    pause: float
+    repeat: int
+    host: str
+    port: int
+    profile: str
+    timeout: float = 8.0
+    startup_timeout: float = 20.0
+    stop_timeout: float = 5.0
+    ceiling: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+class StartFailed(Exception):
+    def __init__(self, reason: str, output: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.output = output
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Could a server bind ``host:port`` now (TIME_WAIT leftovers do not count)?"""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        if os.name == "posix":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """The OS's range for outgoing connections' local ports."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as handle:
+            low, high = (int(x) for x in handle.read().split()[:2])
+            return low, high
+    except (OSError, ValueError):
+        return 49152, 65535  # IANA's range: macOS, Windows, the BSDs
+
+
+def pick_port(host: str) -> int:
+    """A free port *outside* the ephemeral range: thousands of driver connections use
+    ephemeral ports, and one could hold the server's port between two server starts."""
+    low, _ = ephemeral_range()
+    candidates = list(range(10000, max(low, 10001)))
+    random.shuffle(candidates)
+    for port in candidates[:200]:
+        if port_is_free(host, port):
+            return port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, 0))
+        except OSError as exc:
+            raise BenchError(f"cannot bind {host}: {exc.strerror or exc}") from None
+        return int(sock.getsockname()[1])
+
+
+def check_port(host: str, port: int) -> None:
+    """BenchError (one line) when ``host:port`` is taken or not bindable."""
+    if not port_is_free(host, port):
+        raise BenchError(f"port {port} on {host} is busy (another process is listening); "
+                         "choose another with --port, or --port 0 for any free one")
+
+
+class RunMarker:
+    """Marks this ``bench run`` in the temp directory and finds others running now: two
+    benchmarks sharing the CPUs spoil each other's numbers (POSIX only)."""
+
+    def __init__(self) -> None:
+        self.folder = os.path.join(tempfile.gettempdir(), "asgibench-runs")
+        self.path = os.path.join(self.folder, str(os.getpid()))
+
+    def __enter__(self) -> list[int]:
+        if os.name != "posix":
+            return []
+        others: list[int] = []
+        with contextlib.suppress(OSError):
+            os.makedirs(self.folder, exist_ok=True)
+            for name in os.listdir(self.folder):
+                if not name.isdigit() or int(name) == os.getpid():
+                    continue
+                try:
+                    os.kill(int(name), 0)
+                except ProcessLookupError:
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(self.folder, name))
+                    continue
+                except OSError:
+                    pass  # alive, owned by another user
+                others.append(int(name))
+            with open(self.path, "w", encoding="ascii") as handle:
+                handle.write(" ".join(sys.argv))
+        return sorted(others)
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+
+class ServerProcess:
+    """A server (or the canned server) in its own process group, output to a temp file."""
+
+    def __init__(self, argv: list[str], cpus: list[int] | None,
+                 env: dict[str, str] | None = None) -> None:
+        self.argv = argv
+        self.cpus = cpus
+        self.env = env
+        self.log = tempfile.TemporaryFile()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        kwargs: dict[str, Any] = {}
+        if os.name == "posix":
+            kwargs["start_new_session"] = True
+            kwargs["preexec_fn"] = pinning.preexec(self.cpus)
+        else:
+            kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+        env = dict(os.environ if self.env is None else self.env)
+        env["PYTHONUNBUFFERED"] = "1"
+        try:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self.log,
+                                         stderr=subprocess.STDOUT, env=env, **kwargs)
+        except OSError as exc:
+            raise StartFailed(f"cannot start {self.argv[0]}: {exc}", "") from exc
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def output(self, lines: int = OUTPUT_TAIL_LINES) -> str:
+        try:
+            self.log.flush()
+            self.log.seek(0)
+            data = self.log.read()
+        except (OSError, ValueError):
+            return ""
+        text = data.decode("utf-8", errors="replace").rstrip()
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_ready(self, host: str, port: int, test: TestType, timeout: float) -> float:
+        """Block until the server answers HTTP; return the seconds it took."""
+        started = time.monotonic()
+        deadline = started + timeout
+        while True:
+            if not self.alive():
+                raise StartFailed(f"exited with status {self.returncode} during start-up",
+                                  self.output())
+            try:
+                with verify.Client(host, port, timeout=2.0) as client:
+                    client.get(test.path, test.accept)
+                return time.monotonic() - started
+            except verify.VerifyError:
+                pass
+            if time.monotonic() > deadline:
+                raise StartFailed(f"did not answer on {host}:{port} within {timeout:.0f} s",
+                                  self.output())
+            time.sleep(0.05)
+
+    def stop(self, timeout: float) -> str:
+        """SIGINT, then SIGKILL after ``timeout`` s; returns a note when it had to kill."""
+        proc = self.proc
+        note = ""
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(OSError):
+                if os.name == "posix":
+                    proc.send_signal(signal.SIGINT)
+                else:
+                    proc.send_signal(getattr(signal, "CTRL_BREAK_EVENT", signal.SIGTERM))
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                note = f"did not stop within {timeout:.0f} s of SIGINT; killed"
+                self._kill_group()
+                proc.kill()
+                proc.wait()
+        if proc is not None and os.name == "posix":
+            self._kill_group()  # workers a server left behind
+        return note
+
+    def _kill_group(self) -> None:
+        if self.proc is None or os.name != "posix":
+            return
+        with contextlib.suppress(OSError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.log.close()
+
+
+class Runner:
+    def __init__(
+        self,
+        settings: Settings,
+        plan: list[Launch | Unsupported],
+        driver: Driver,
+        pins: PinPlan,
+        progress: NullProgress | None = None,
+        selection: dict[str, list[str]] | None = None,
+        command: list[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.plan = plan
+        self.launches = [item for item in plan if isinstance(item, Launch)]
+        self.driver = driver
+        self.pins = pins
+        self.progress = progress or NullProgress()
+        self.selection = selection or {}
+        self.command = command or []
+        self.entries: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        self.ceiling: list[dict[str, Any]] = []
+        self._ceiling_rps: dict[tuple[str, int], float] = {}
+        self.interrupted = False
+        self.created = results.now_iso()
+        from asgibench.harness.servers import versions
+
+        self._server_versions = versions()
+        self._init_entries()
+
+    # -- setup ---------------------------------------------------------------------------
+
+    def _init_entries(self) -> None:
+        for item in self.plan:
+            for test in self.settings.tests:
+                entry: dict[str, Any] = {
+                    "server": item.server,
+                    "loop": item.loop,
+                    "parser": item.parser,
+                    "test": test.name,
+                    "status": "ok",
+                    "phase": None,
+                    "reason": None,
+                    "output": None,
+                    "server_version": self._server_versions.get(item.server),
+                    "verification": None,
+                    "levels": [
+                        {"concurrency": level, "pipeline": test.pipeline, "repeats": []}
+                        for level in self.settings.levels[test.name]
+                    ],
+                }
+                if isinstance(item, Unsupported):
+                    entry.update(status="unsupported", reason=item.reason, levels=[])
+                else:
+                    entry["command"] = item.argv
+                self.entries[(item.server, item.loop, item.parser, test.name)] = entry
+
+    def _entry(self, launch: Launch, test: TestType) -> dict[str, Any]:
+        return self.entries[(*launch.key, test.name)]
+
+    def _fail(self, launch: Launch, phase: str, reason: str, output: str | None = None,
+              tests: list[TestType] | None = None) -> None:
+        for test in tests or self.settings.tests:
+            entry = self._entry(launch, test)
+            if entry["status"] != "ok":
+                continue
+            entry.update(status="failed", phase=phase, reason=reason, output=output or None)
+
+    def planned_seconds(self) -> float:
+        s = self.settings
+        per_test = {
+            t.name: s.primer + s.warmup + len(s.levels[t.name]) * (s.duration + s.pause)
+            for t in s.tests
+        }
+        one_round = len(self.launches) * (_STARTUP_ESTIMATE_S + sum(per_test.values()))
+        ceiling = sum(len(s.levels[t.name]) * s.duration for t in s.tests) if s.ceiling else 0
+        return ceiling + s.repeat * one_round
+
+    # -- the run -------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        with RunMarker() as others:
+            if others:
+                note = (f"another bench run was running at the start (pid "
+                        f"{', '.join(map(str, others))}): both share the CPUs, so these "
+                        "numbers are unreliable")
+                self.settings.notes.append(note)
+                self.progress.note(f"[yellow]warning:[/] {note}")
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
+        self.progress.start(self.planned_seconds())
+        try:
+            if self.settings.ceiling and self.launches:
+                self._measure_ceiling()
+            count = len(self.launches)
+            for round_no in range(1, self.settings.repeat + 1):
+                shift = (round_no - 1) % count if count else 0
+                for launch in self.launches[shift:] + self.launches[:shift]:
+                    if all(self._entry(launch, t)["status"] != "ok"
+                           for t in self.settings.tests):
+                        continue
+                    self._run_launch(launch, round_no)
+        except KeyboardInterrupt:
+            self.interrupted = True
+        finally:
+            self.progress.stop()
+        return self.document()
+
+    def _spec(self, test: TestType, connections: int, duration: float, pipeline: int,
+              port: int | None = None) -> LoadSpec:
+        return LoadSpec(
+            host=self.settings.host,
+            port=port or self.settings.port,
+            path=test.path,
+            connections=connections,
+            duration=duration,
+            pipeline=pipeline,
+            timeout=self.settings.timeout,
+            accept=test.accept,
+            test=test.name,
+            cpus=self.pins.driver,
+            slots=self.pins.driver_slots(),
+        )
+
+    def _measure_ceiling(self) -> None:
+        s = self.settings
+        argv = [sys.executable, "-m", "asgibench.harness.canned", "--host", s.host,
+                "--port", str(s.port)]
+        server = ServerProcess(argv, self.pins.server)
+        try:
+            self._start(server, s.tests[0])
+        except StartFailed as exc:
+            for test in s.tests:
+                for level in s.levels[test.name]:
+                    self.ceiling.append({"test": test.name, "concurrency": level,
+                                         "pipeline": test.pipeline, "status": "failed",
+                                         "reason": f"canned server: {exc.reason}"})
+            server.close()
+            return
+        try:
+            for test in s.tests:
+                for level in s.levels[test.name]:
+                    label = f"driver ceiling · {test.name} c={level}"
+                    self.progress.step(label, s.duration)
+                    record: dict[str, Any] = {"test": test.name, "concurrency": level,
+                                              "pipeline": test.pipeline}
+                    try:
+                        result = self.driver.run(self._spec(test, level, s.duration,
+                                                            test.pipeline))
+                    except DriverError as exc:
+                        record.update(status="failed", reason=str(exc))
+                    else:
+                        record.update(status="ok", result=result.to_dict())
+                        self._ceiling_rps[(test.name, level)] = result.requests_per_s
+                    self.ceiling.append(record)
+                    self.progress.done_step()
+        finally:
+            server.stop(s.stop_timeout)
+            server.close()
+
+    def _start(self, server: ServerProcess, first_test: TestType) -> float:
+        s = self.settings
+        if not port_is_free(s.host, s.port):
+            # The previous server's port may take a moment to be released.
+            deadline = time.monotonic() + 3
+            while not port_is_free(s.host, s.port):
+                if time.monotonic() > deadline:
+                    raise StartFailed(f"port {s.port} on {s.host} is busy (another process "
+                                      "is listening)", "")
+                time.sleep(0.1)
+        server.start()
+        try:
+            return server.wait_ready(s.host, s.port, first_test, s.startup_timeout)
+        except StartFailed:
+            server.stop(s.stop_timeout)
+            raise
+
+    def _run_launch(self, launch: Launch, round_no: int) -> None:
+        s = self.settings
+        env = dict(os.environ)
+        server = ServerProcess(launch.argv, self.pins.server, env)
+        tag = f"round {round_no}/{s.repeat} · {launch.label}"
+        self.progress.step(f"{tag} · starting", _STARTUP_ESTIMATE_S)
+        try:
+            try:
+                self._start(server, s.tests[0])
+            except StartFailed as exc:
+                self._fail(launch, "start", f"server failed to start: {exc.reason}",
+                           exc.output)
+                self.progress.note(f"[red]failed[/] {launch.label}: {exc.reason}")
+                return
+            finally:
+                self.progress.done_step()
+            self._verify_and_measure(launch, server, round_no, tag)
+        finally:
+            note = server.stop(s.stop_timeout)
+            if note:
+                for test in s.tests:
+                    self._entry(launch, test).setdefault("notes", []).append(
+                        f"round {round_no}: {note}")
+            server.close()
+
+    def _verify_and_measure(self, launch: Launch, server: ServerProcess, round_no: int,
+                            tag: str) -> None:
+        s = self.settings
+        first_date: tuple[TestType, str | None, float] | None = None
+        runnable: list[TestType] = []
+        for test in s.tests:
+            entry = self._entry(launch, test)
+            if entry["status"] != "ok":
+                continue
+            outcome = verify.verify(test, s.host, s.port)
+            if entry["verification"] is None:
+                entry["verification"] = outcome.to_dict()
+            if not outcome.passed:
+                self._fail(launch, "verify", f"verification failed: {outcome.summary()}",
+                           server.output() if not server.alive() else None, [test])
+                entry["verification"] = outcome.to_dict()
+                self.progress.note(f"[red]failed verification[/] {launch.label} {test.name}: "
+                                   f"{outcome.summary()}")
+                continue
+            if first_date is None:
+                first_date = (test, outcome.first_date, outcome.first_date_at)
+            runnable.append(test)
+
+        for test in runnable:
+            if not self._measure_test(launch, server, test, round_no, tag):
+                return
+
+        if round_no == 1 and first_date is not None:
+            test, date, at = first_date
+            self._settle(test, server)
+            check = verify.check_date_refresh(test, s.host, s.port, date, at,
+                                              timeout=SETTLE_TIMEOUT_S)
+            for t in runnable:
+                entry = self._entry(launch, t)
+                if entry["verification"] is not None:
+                    entry["verification"]["checks"].append(check.to_dict())
+                    entry["verification"]["passed"] = entry["verification"]["passed"] and \
+                        check.ok
+            if not check.ok:
+                self._fail(launch, "verify", f"verification failed: date_refresh: "
+                           f"{check.detail}", None, runnable)
+
+    def _measure_test(self, launch: Launch, server: ServerProcess, test: TestType,
+                      round_no: int, tag: str) -> bool:
+        """Prime, warm up and measure every level; False if the server died."""
+        s = self.settings
+        entry = self._entry(launch, test)
+        levels = s.levels[test.name]
+        phases: list[tuple[str, int, float, int, int | None]] = []
+        if s.primer > 0:
+            phases.append(("primer", PRIMER_CONNECTIONS, s.primer, 1, None))
+        if s.warmup > 0:
+            phases.append(("warm-up", max(levels), s.warmup, 1, None))
+        for index, level in enumerate(levels):
+            phases.append(("measure", level, s.duration, test.pipeline, index))
+        for kind, connections, duration, pipeline, index in phases:
+            label = f"{tag} · {test.name} · {kind} c={connections}"
+            self.progress.step(label, duration + (s.pause if index is not None else 0))
+            self._settle(test, server)
+            try:
+                result = self.driver.run(self._spec(test, connections, duration, pipeline))
+            except DriverError as exc:
+                if not server.alive():
+                    return self._crashed(launch, server, test, connections, round_no, kind)
+                self._fail(launch, "driver", f"load driver failed: {exc}", None, [test])
+                self.progress.done_step()
+                return True
+            if not server.alive():
+                return self._crashed(launch, server, test, connections, round_no, kind)
+            if index is not None:
+                entry["levels"][index]["repeats"].append(self._repeat(result, test,
+                                                                      connections, round_no))
+                if s.pause > 0 and index + 1 < len(levels):
+                    time.sleep(s.pause)
+            self.progress.done_step()
+        return True
+
+    def _settle(self, test: TestType, server: ServerProcess) -> float:
+        """Wait until the server answers a fresh request quickly; return seconds waited."""
+        s = self.settings
+        started = time.monotonic()
+        deadline = started + SETTLE_TIMEOUT_S
+        while time.monotonic() < deadline and server.alive():
+            asked = time.monotonic()
+            try:
+                with verify.Client(s.host, s.port, timeout=SETTLE_TIMEOUT_S) as client:
+                    client.get(test.path, test.accept)
+            except verify.VerifyError:
+                time.sleep(0.1)
+                continue
+            if time.monotonic() - asked <= SETTLE_FAST_S:
+                break
+        return time.monotonic() - started
+
+    def _crashed(self, launch: Launch, server: ServerProcess, test: TestType,
+                 connections: int, round_no: int, kind: str) -> bool:
+        reason = (f"server exited with status {server.returncode} during {test.name} "
+                  f"{kind} c={connections} (round {round_no})")
+        self._fail(launch, "crash", reason, server.output())
+        self.progress.note(f"[red]crashed[/] {launch.label}: {reason}")
+        self.progress.done_step()
+        return False
+
+    def _repeat(self, result: LoadResult, test: TestType, connections: int,
+                round_no: int) -> dict[str, Any]:
+        out = result.to_dict()
+        ceiling = self._ceiling_rps.get((test.name, connections))
+        out["round"] = round_no
+        out["client_bound"] = bool(ceiling) and \
+            result.requests_per_s >= CLIENT_BOUND_FRACTION * float(ceiling or 0)
+        return out
+
+    # -- output --------------------------------------------------------------------------
+
+    def document(self) -> dict[str, Any]:
+        s = self.settings
+        entries = list(self.entries.values())
+        tests = [t.name for t in s.tests]
+        rankings = ranking.rank_all(entries, tests)
+        delay_raw = os.environ.get(DELAY_ENV, "").strip()
+        try:
+            delay = float(delay_raw) if delay_raw else 0.0
+        except ValueError:
+            delay = 0.0
+        return {
+            "schema": results.SCHEMA_ID,
+            "created": self.created,
+            "asgibench_version": __version__,
+            "command": self.command,
+            "interrupted": self.interrupted,
+            "environment": results.environment(self.pins.usable),
+            "settings": {
+                "profile": s.profile,
+                "driver": self.driver.describe(self.pins.driver_slots()),
+                "tests": tests,
+                "levels": {t.name: list(s.levels[t.name]) for t in s.tests},
+                "pipeline": {t.name: t.pipeline for t in s.tests},
+                "duration_s": s.duration,
+                "warmup_s": s.warmup,
+                "primer_s": s.primer,
+                "pause_s": s.pause,
+                "repeat": s.repeat,
+                "timeout_s": s.timeout,
+                "host": s.host,
+                "port": s.port,
+                "servers": self.selection.get("servers", []),
+                "loops": self.selection.get("loops", []),
+                "parsers": self.selection.get("parsers", []),
+                "app": APP_IMPORT,
+                "app_delay_ms": max(delay, 0.0),
+                "pinning": self.pins.to_dict(),
+                "client_bound_fraction": CLIENT_BOUND_FRACTION,
+                "notes": list(s.notes),
+            },
+            "ceiling": self.ceiling,
+            "entries": entries,
+            "ranking": {test: [row.to_dict() for row in rows] for test, rows in
+                        rankings.items()},
+            "composite": [row.to_dict() for row in ranking.composite(rankings)],
+        }
