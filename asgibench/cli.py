@@ -173,12 +173,20 @@ def protos_command() -> None:
     _status_table("HTTP/1.1 parsers", rows, protocols.auto_name())
 
 
-def _register_optional_commands() -> None:
-    try:
-        from asgibench.harness.cli import run_command
-    except ImportError:  # the harness is still being built
-        return
+def _register_commands() -> None:
+    from asgibench.harness.cli import run_command
+    from asgibench.reports.cli import (
+        chart_command,
+        compare_command,
+        merge_command,
+        report_command,
+    )
+
     main.add_command(run_command, "run")
+    main.add_command(report_command, "report")
+    main.add_command(chart_command, "chart")
+    main.add_command(compare_command, "compare")
+    main.add_command(merge_command, "merge")
 
 
-_register_optional_commands()
+_register_commands()

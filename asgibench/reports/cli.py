@@ -1,0 +1,193 @@
+"""``bench report``, ``bench chart`` and ``bench compare``.
+
+``asgibench.cli`` registers :data:`report_command`, :data:`chart_command` and
+:data:`compare_command` as ``report``, ``chart`` and ``compare``. Mistakes raise
+:class:`~asgibench.errors.BenchError` (one line, exit status 2). ``python -m
+asgibench.reports`` runs the same commands on their own, plus :data:`merge_command`
+(``merge``: several runs of one configuration into one file, used by the CI gate).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from asgibench.errors import BenchError
+
+_CTX = {"max_content_width": 100}
+
+
+def _emit(text: str, out: str | None) -> None:
+    """Write ``text`` to ``out`` (a file; ``-`` or None: stdout)."""
+    if out is None or out == "-":
+        click.echo(text, nl=False)
+        return
+    path = Path(out)
+    try:
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise BenchError(f"cannot write {out!r}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {path}", err=True)
+
+
+@click.command("report", context_settings=_CTX)
+@click.argument("results", nargs=-1, required=True, metavar="RESULTS...")
+@click.option("--format", "form", type=click.Choice(["md", "html", "json"]), default="md",
+              show_default=True, help="Markdown (READMEs, PR comments), one self-contained "
+              "HTML file, or JSON.")
+@click.option("-o", "--output", "output", default=None, metavar="FILE",
+              help="Write here instead of stdout.")
+@click.option("--charts/--no-charts", default=True, show_default=True,
+              help="Embed charts in the HTML report (needs matplotlib).")
+def report_command(results: tuple[str, ...], form: str, output: str | None,
+                   charts: bool) -> None:
+    """Ranked TechEmpower-style report of one or more results files.
+
+    \b
+    Per test type: rank, configuration, best requests/s with its spread over repeats,
+    % of the best, p50/p99 latency, errors, flags; failed and unverified entries below,
+    with their reason. Then the composite score and the loop x parser matrices. Several
+    files are merged, each row labelled with its file.
+    """
+    from asgibench.reports import html, jsonout, load, markdown, model
+
+    report = model.build(load.load(list(results)))
+    if form == "md":
+        text = markdown.render(report)
+    elif form == "json":
+        text = jsonout.render(report)
+    else:
+        text = html.render(report, charts=charts)
+    _emit(text, output)
+
+
+@click.command("chart", context_settings=_CTX)
+@click.argument("results", nargs=-1, required=True, metavar="RESULTS...")
+@click.option("-o", "--output", "output", required=True, metavar="DIR",
+              help="Directory for the charts (created if needed).")
+@click.option("--format", "form", type=click.Choice(["png", "svg"]), default="png",
+              show_default=True)
+def chart_command(results: tuple[str, ...], output: str, form: str) -> None:
+    """Charts of one or more results files (matplotlib).
+
+    \b
+    Per test type: a ranking bar chart, requests/s against concurrency and latency
+    percentile curves; per server, the loop x parser heat map. Each states its
+    environment in a footnote.
+    """
+    from asgibench.reports import charts, load, model
+
+    charts.require()
+    report = model.build(load.load(list(results)))
+    for path in charts.write(report, output, form):
+        click.echo(str(path))
+
+
+def _threshold(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
+    from asgibench.reports.compare import parse_threshold
+
+    try:
+        return parse_threshold(value)
+    except BenchError as exc:
+        raise click.BadParameter(str(exc).replace("--threshold ", "")) from None
+
+
+@click.command("compare", context_settings=_CTX)
+@click.argument("baseline")
+@click.argument("candidate")
+@click.option("--threshold", default="5%", show_default=True, callback=_threshold,
+              metavar="PCT", help="Changes smaller than this are never a verdict; slower "
+              "means the whole interval is below 1 - PCT.")
+@click.option("--format", "form", type=click.Choice(["text", "md", "json"]), default="text",
+              show_default=True)
+@click.option("--normalise", "--normalize", "normalise", is_flag=True, default=False,
+              help="Compare requests/s divided by each run's driver ceiling (the "
+              "canned-response server), so runs from different machines compare.")
+@click.option("--pair-rounds", "paired", is_flag=True, default=False,
+              help="With --normalise: divide each repeat by the ceiling measured in its "
+              "own round (when every round has one, e.g. merged runs), instead of by the "
+              "median of the run's ceiling measurements.")
+@click.option("--statistic", type=click.Choice(["median", "best"]), default="median",
+              show_default=True, help="A side's figure over its repeats: the median (as "
+              "the ranking), or the best repeat (on a shared, noisy machine interference "
+              "only slows runs down).")
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95,
+              show_default=True, help="Confidence level of the intervals.")
+@click.option("--resamples", type=click.IntRange(min=100), default=2000, show_default=True,
+              help="Bootstrap resamples per entry.")
+@click.option("-o", "--output", "output", default=None, metavar="FILE",
+              help="Also write the comparison here (same format).")
+def compare_command(baseline: str, candidate: str, threshold: float, form: str,
+                    normalise: bool, paired: bool, statistic: str, confidence: float,
+                    resamples: int, output: str | None) -> None:
+    """Compare two results files: per entry a ratio with a confidence interval and a
+    verdict (faster, slower, no significant change).
+
+    \b
+    Exit status: 1 if any entry is significantly slower than --threshold (or failed in
+    the candidate only), 0 otherwise, 2 for bad input. Usable as a CI gate:
+      bench compare results/baseline.json new.json --threshold 10% --normalise
+    """
+    from asgibench.reports import compare, load
+
+    base = load.load([baseline])[0]
+    cand = load.load([candidate])[0]
+    result = compare.compare(base, cand, threshold, normalise=normalise,
+                             confidence=confidence, resamples=resamples, statistic=statistic,
+                             paired=paired)
+    text = compare.RENDERERS[form](result)
+    click.echo(text, nl=False)
+    if output:
+        _emit(text, output)
+    if form != "text":
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+    sys.exit(result.exit_status)
+
+
+@click.command("merge", context_settings=_CTX)
+@click.argument("results", nargs=-1, required=True, metavar="RESULTS...")
+@click.option("-o", "--output", "output", required=True, metavar="FILE",
+              help="Where the merged results file goes.")
+def merge_command(results: tuple[str, ...], output: str) -> None:
+    """Merge runs of the same configuration into one results file with more repeats.
+
+    \b
+    Each run's driver ceiling is kept with the rounds it preceded, so
+    `compare --normalise` divides round by round. E.g. five `bench run --repeat 1`
+    merged make a 5-repeat run with five ceiling measurements.
+    """
+    import json
+
+    from asgibench.reports import load, merge
+
+    document = merge.merge(load.load(list(results)))
+    _emit(json.dumps(document, indent=2) + "\n", output)
+
+
+def _group() -> click.Group:
+    """The three commands under one group, with ``bench``'s error handling when present."""
+    try:
+        from asgibench.cli import _Group as cls
+    except ImportError:  # pragma: no cover - the core CLI always exists
+        cls = click.Group
+
+    @click.group(cls=cls, context_settings=_CTX)
+    def main() -> None:
+        """asgibench reports: report, chart, compare."""
+
+    main.add_command(report_command)
+    main.add_command(chart_command)
+    main.add_command(compare_command)
+    main.add_command(merge_command)
+    return main
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """``python -m asgibench.reports``."""
+    return _group()(args=argv, prog_name="bench")

@@ -1,0 +1,51 @@
+"""Number formatting shared by the Markdown, HTML and text renderers."""
+
+from __future__ import annotations
+
+_BLOCKS = " ▏▎▍▌▋▊▉█"
+
+
+def rps(value: float | None) -> str:
+    """Requests per second with thousands separators: ``12,345``."""
+    if value is None:
+        return "-"
+    return f"{value:,.0f}"
+
+
+def ms(value: float | None) -> str:
+    """A latency in milliseconds, to a sensible precision; seconds above 1000 ms."""
+    if value is None:
+        return "-"
+    if value >= 1000:
+        return f"{value / 1000:.2f} s"
+    if value >= 100:
+        return f"{value:.0f} ms"
+    if value >= 10:
+        return f"{value:.1f} ms"
+    return f"{value:.2f} ms"
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}%"
+
+
+def signed_pct(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.{digits}f}%"
+
+
+def bar(fraction: float, width: int = 20) -> str:
+    """A Unicode block bar, ``fraction`` in 0..1 of ``width`` characters (1/8 steps)."""
+    fraction = min(max(fraction, 0.0), 1.0)
+    eighths = round(fraction * width * 8)
+    full, rest = divmod(eighths, 8)
+    text = "█" * full + (_BLOCKS[rest] if rest else "")
+    return text or "▏"
+
+
+def spread(spread_pct: float, repeats: int) -> str:
+    """The ``±`` column: half the min..max range, or ``-`` with one repeat."""
+    return f"±{spread_pct:.1f}%" if repeats > 1 else "-"

@@ -1,0 +1,355 @@
+"""``bench report --format html``: one self-contained HTML file.
+
+Inline CSS, no script needed (the tabs are CSS radio buttons), charts embedded as inline
+SVG: it opens from disk in any browser with no network. Tabs: one per test type (ranking
+table with bars of % of best, the entries not ranked and why, charts, loop x parser
+matrices), the composite, and the runs' environment.
+
+Every number cell carries its raw value in ``data-value`` so tools (and the tests) can
+check the rendered tables against the results JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from typing import Any
+
+from asgibench.reports import fmt
+from asgibench.reports.model import REFERENCE_LOOP, Matrix, RankRow, Report
+
+_CSS = """
+:root { --fg:#1d2330; --muted:#5b6475; --line:#d9dde5; --bg:#ffffff; --panel:#f6f7f9;
+        --accent:#3b6fb6; --warn:#9a5b00; --warnbg:#fff6e0; --bad:#a12828; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+       color: var(--fg); background: var(--bg); margin: 0 auto; padding: 20px 28px;
+       max-width: 1280px; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 18px; margin: 22px 0 8px; }
+h3 { font-size: 15px; margin: 18px 0 6px; }
+.sub, .note { color: var(--muted); }
+.warnings { background: var(--warnbg); border: 1px solid #f0d9a8; border-radius: 6px;
+            padding: 8px 14px; margin: 12px 0; color: var(--warn); }
+.warnings ul { margin: 0; padding-left: 18px; }
+table { border-collapse: collapse; margin: 6px 0 10px; font-variant-numeric: tabular-nums; }
+th, td { border-bottom: 1px solid var(--line); padding: 4px 9px; text-align: left;
+         vertical-align: middle; }
+th { background: var(--panel); font-weight: 600; white-space: nowrap; }
+td.num, th.num { text-align: right; white-space: nowrap; }
+tr.client-bound td { background: #fffaf0; }
+.barbg { width: 160px; height: 12px; background: #e9ecf2; border-radius: 3px; }
+.barfill { height: 12px; background: var(--accent); border-radius: 3px; }
+tr.client-bound .barfill { background: repeating-linear-gradient(45deg, #c28a2b, #c28a2b
+                           4px, #e8c27a 4px, #e8c27a 8px); }
+.flag { display: inline-block; font-size: 12px; padding: 0 6px; border-radius: 9px;
+        background: #eef1f6; margin-right: 4px; white-space: nowrap; }
+.flag.cb { background: var(--warnbg); color: var(--warn); }
+.tabs > input { position: absolute; opacity: 0; pointer-events: none; }
+.tabs > label { display: inline-block; padding: 7px 14px; margin: 0 2px -1px 0;
+                border: 1px solid var(--line); border-radius: 6px 6px 0 0;
+                background: var(--panel); cursor: pointer; color: var(--muted); }
+.tabs > section { display: none; border-top: 1px solid var(--line); padding-top: 6px; }
+.excluded li { margin: 2px 0; }
+.excluded .kind { font-weight: 600; color: var(--bad); }
+.excluded pre { background: var(--panel); padding: 6px; font-size: 12px; overflow-x: auto;
+                margin: 4px 0; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr));
+          gap: 12px; }
+figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 6px;
+         background: #fff; }
+figure svg { width: 100%; height: auto; }
+td.best { font-weight: 700; }
+td.na { color: var(--muted); font-style: italic; }
+.gain { color: var(--muted); font-size: 12px; margin-left: 4px; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; }
+dl.facts dt { font-weight: 600; color: var(--muted); }
+dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+"""
+
+
+def _e(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def _num_td(text: str, value: float | int | None, cls: str = "num") -> str:
+    raw = "" if value is None else f' data-value="{value}"'
+    return f'<td class="{cls}"{raw}>{_e(text)}</td>'
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x"
+
+
+def _prefix_ids(svg: str, prefix: str) -> str:
+    """Make an inline SVG's ids unique within the page (several charts share names)."""
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}{m.group(1)})", svg)
+    return re.sub(r'(xlink:href|href)="#([^"]+)"',
+                  lambda m: f'{m.group(1)}="#{prefix}{m.group(2)}"', svg)
+
+
+class _Charts:
+    """Inline SVG charts, or a note when matplotlib is missing or charts are off."""
+
+    def __init__(self, report: Report, enabled: bool) -> None:
+        from asgibench.reports import charts
+
+        self.report = report
+        self.enabled = enabled and charts.available()
+        self.reason = "" if self.enabled else (
+            "charts omitted (--no-charts)" if not enabled else
+            "charts omitted: matplotlib is not installed (pip install 'asgibench[charts]')")
+        self.count = 0
+
+    def figure(self, kind: str, *args: Any) -> str:
+        if not self.enabled:
+            return ""
+        from asgibench.reports import charts
+
+        with charts.style(inline=True):
+            make = {"ranking": charts.ranking_chart, "concurrency": charts.concurrency_chart,
+                    "latency": charts.latency_chart, "matrix": charts.matrix_chart}[kind]
+            fig = make(self.report, *args)
+            svg = charts.inline_svg(fig)
+        self.count += 1
+        return f"<figure>{_prefix_ids(svg, f'c{self.count}-')}</figure>"
+
+
+def _row_flags(row: RankRow) -> str:
+    out = []
+    if row.client_bound:
+        out.append('<span class="flag cb" title="within reach of the driver\'s ceiling: '
+                   'the driver, not the server, sets this figure">client-bound</span>')
+    if row.tied_with_next:
+        out.append('<span class="flag" title="its min..max range overlaps the next row\'s">'
+                   "≈ next</span>")
+    return "".join(out)
+
+
+def ranking_table(report: Report, test: str) -> str:
+    multi = report.multi_run
+    heads = [("rank", "num"), *([("run", "")] if multi else []), ("server", ""),
+             ("loop", ""), ("parser", ""), ("req/s", "num"), ("±", "num"),
+             ("% of best", "num"), ("", ""), ("p50", "num"), ("p99", "num"),
+             ("errors", "num"), ("c", "num"), ("flags", "")]
+    out = [f'<table class="ranking" data-test="{_e(test)}"><thead><tr>']
+    out += [f'<th class="{cls}">{_e(name)}</th>' for name, cls in heads]
+    out.append("</tr></thead><tbody>")
+    for row in report.rankings.get(test, []):
+        cls = ' class="client-bound"' if row.client_bound else ""
+        out.append(f'<tr{cls} data-run="{_e(row.run)}" data-server="{_e(row.server)}" '
+                   f'data-loop="{_e(row.loop)}" data-parser="{_e(row.parser)}">')
+        out.append(_num_td(str(row.rank), row.rank, "num rank"))
+        if multi:
+            out.append(f'<td class="run">{_e(row.run)}</td>')
+        out += [f'<td class="server">{_e(row.server)}</td>',
+                f'<td class="loop">{_e(row.loop)}</td>',
+                f'<td class="parser">{_e(row.parser)}</td>']
+        out.append(_num_td(fmt.rps(row.requests_per_s), round(row.requests_per_s, 3),
+                           "num rps"))
+        out.append(_num_td(fmt.spread(row.spread_pct, row.repeats),
+                           round(row.spread_pct, 2) if row.repeats > 1 else None,
+                           "num spread"))
+        out.append(_num_td(fmt.pct(row.pct_of_best), round(row.pct_of_best, 2), "num pct"))
+        width = max(min(row.pct_of_best, 100.0), 0.0)
+        out.append(f'<td class="bar"><div class="barbg"><div class="barfill" '
+                   f'style="width:{width:.1f}%"></div></div></td>')
+        out.append(_num_td(fmt.ms(row.p50_ms), row.p50_ms, "num p50"))
+        out.append(_num_td(fmt.ms(row.p99_ms), row.p99_ms, "num p99"))
+        out.append(_num_td(str(row.errors), row.errors, "num errors"))
+        out.append(_num_td(str(row.concurrency), row.concurrency, "num conc"))
+        out.append(f'<td class="flags">{_row_flags(row)}</td></tr>')
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _excluded(report: Report, test: str) -> str:
+    items = report.excluded.get(test, [])
+    if not items:
+        return ""
+    out = ['<h3>Not ranked</h3><ul class="excluded">']
+    for item in items:
+        run = f"[{_e(item.run)}] " if report.multi_run else ""
+        out.append(f'<li data-server="{_e(item.server)}" data-loop="{_e(item.loop)}" '
+                   f'data-parser="{_e(item.parser)}">{run}{_e(item.server)} '
+                   f'{_e(item.loop)}/{_e(item.parser)} — <span class="kind">{_e(item.kind)}'
+                   f"</span>: {_e(item.reason)}")
+        if item.output:
+            tail = "\n".join(item.output.splitlines()[-8:])
+            out.append(f"<pre>{_e(tail)}</pre>")
+        out.append("</li>")
+    out.append("</ul>")
+    return "".join(out)
+
+
+def matrix_table(report: Report, matrix: Matrix) -> str:
+    out = [f'<table class="matrix" data-test="{_e(matrix.test)}" '
+           f'data-server="{_e(matrix.server)}" data-run="{_e(matrix.run)}"><thead><tr>'
+           '<th>loop \\ parser</th>']
+    out += [f'<th class="num">{_e(p)}</th>' for p in matrix.parsers]
+    out.append("</tr></thead><tbody>")
+    for loop in matrix.loops:
+        out.append(f'<tr><th>{_e(loop)}</th>')
+        for parser in matrix.parsers:
+            c = matrix.cells[(loop, parser)]
+            if c.rps is None:
+                out.append(f'<td class="num na">{_e(c.status)}</td>')
+                continue
+            gain = ""
+            if c.gain_pct is not None and loop != REFERENCE_LOOP:
+                gain = f'<span class="gain">{_e(fmt.signed_pct(c.gain_pct, 0))}</span>'
+            cls = "num best" if c.best_in_column else "num"
+            bound = " ⚠" if c.client_bound else ""
+            out.append(f'<td class="{cls}" data-value="{round(c.rps, 3)}">'
+                       f"{_e(fmt.rps(c.rps))}{gain}{bound}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    if matrix.summary:
+        out.append("<ul>" + "".join(f"<li>{_e(s)}</li>" for s in matrix.summary) + "</ul>")
+    return "".join(out)
+
+
+def _load_text(report: Report, test: str) -> str:
+    levels = ", ".join(str(c) for c in report.levels.get(test, []))
+    text = f"concurrency {levels}" if levels else ""
+    if report.pipeline.get(test, 1) > 1:
+        text += f" · HTTP pipelining x{report.pipeline[test]}"
+    return text
+
+
+def _test_panel(report: Report, test: str, figs: _Charts) -> str:
+    out = [f"<h2>{_e(test)}</h2>", f'<p class="sub">{_e(_load_text(report, test))}. Ranked by '
+           "TechEmpower's rule: requests/s at the best level (median over repeats, ± half "
+           "the min..max range); errors: socket errors, non-2xx and wrong bodies.</p>"]
+    if report.rankings.get(test):
+        out.append(ranking_table(report, test))
+    else:
+        out.append('<p class="note">No configuration was ranked.</p>')
+    out.append(_excluded(report, test))
+    if figs.enabled and report.rankings.get(test):
+        out.append('<h3>Charts</h3><div class="charts">')
+        out.append(figs.figure("ranking", test))
+        out.append(figs.figure("concurrency", test))
+        out.append(figs.figure("latency", test))
+        out.append("</div>")
+    matrices = [m for m in report.matrices if m.test == test]
+    if matrices:
+        out.append("<h3>Loop x parser</h3><p class=\"sub\">requests/s; bold: the best loop "
+                   f"for that parser; grey: gain over {REFERENCE_LOOP} with the same parser"
+                   "</p>")
+        for matrix in matrices:
+            run = f" [{_e(matrix.run)}]" if report.multi_run else ""
+            out.append(f"<h4>{_e(matrix.server)}{run}</h4>")
+            out.append(matrix_table(report, matrix))
+            if figs.enabled:
+                out.append('<div class="charts">' + figs.figure("matrix", matrix) + "</div>")
+    return "".join(out)
+
+
+def _composite_panel(report: Report) -> str:
+    tests = [t for t in report.tests if report.rankings.get(t)]
+    weights = ", ".join(f"{t} {report.weights[t]:g}" for t in tests if t in report.weights)
+    out = ["<h2>Composite</h2>"]
+    if not report.composite:
+        out.append('<p class="note">A composite needs two or more ranked test types.</p>')
+        return "".join(out)
+    out.append(f'<p class="sub">Each test type\'s figure divided by that type\'s best, times '
+               f"its weight ({_e(weights)}; TechEmpower's weights), summed; only "
+               "configurations that have every type.</p>")
+    multi = report.multi_run
+    out.append('<table class="composite"><thead><tr><th class="num">rank</th>'
+               + ("<th>run</th>" if multi else "")
+               + "<th>server</th><th>loop</th><th>parser</th><th class=\"num\">score</th>"
+               + "".join(f'<th class="num">{_e(t)}</th>' for t in tests)
+               + "<th></th></tr></thead><tbody>")
+    best = report.composite[0].score or 1.0
+    for row in report.composite:
+        out.append(f'<tr data-server="{_e(row.server)}" data-loop="{_e(row.loop)}" '
+                   f'data-parser="{_e(row.parser)}" data-run="{_e(row.run)}">')
+        out.append(_num_td(str(row.rank), row.rank))
+        if multi:
+            out.append(f"<td>{_e(row.run)}</td>")
+        out.append(f"<td>{_e(row.server)}</td><td>{_e(row.loop)}</td>"
+                   f"<td>{_e(row.parser)}</td>")
+        out.append(_num_td(f"{row.score:.3f}", round(row.score, 4), "num score"))
+        for test in tests:
+            part = row.parts.get(test, 0.0)
+            out.append(_num_td(f"{part:.3f}", round(part, 4)))
+        width = max(min(row.score / best * 100, 100.0), 0.0)
+        out.append(f'<td><div class="barbg"><div class="barfill" style="width:{width:.1f}%">'
+                   "</div></div></td></tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _runs_panel(report: Report) -> str:
+    out = ["<h2>Runs: environment and settings</h2>"]
+    for run in report.runs:
+        out.append(f"<h3>{_e(run.label or run.path)}</h3><dl class=\"facts\">")
+        out += [f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in run.facts]
+        out.append("</dl>")
+        if run.flags:
+            out.append('<ul class="note">' + "".join(f"<li>{_e(f)}</li>" for f in run.flags)
+                       + "</ul>")
+    if report.unsupported:
+        out.append("<h3>Unsupported (listed, not run)</h3><ul>")
+        for item in report.unsupported:
+            run_ = f"[{_e(item.run)}] " if report.multi_run else ""
+            out.append(f"<li>{run_}{_e(item.server)} {_e(', '.join(item.combos))}: "
+                       f"{_e(item.reason)}</li>")
+        out.append("</ul>")
+    return "".join(out)
+
+
+def _header(report: Report) -> str:
+    configs = {(r.run, r.server, r.loop, r.parser) for rows in report.rankings.values()
+               for r in rows}
+    created = ", ".join(sorted({run.created for run in report.runs}))
+    out = ["<header><h1>asgibench results</h1>",
+           f'<p class="sub">{len(configs)} configuration{"s" if len(configs) != 1 else ""} '
+           f"ranked · test types: {_e(', '.join(report.tests))} · {_e(created)}</p>"]
+    for run in report.runs:
+        prefix = f"{run.label}: " if report.multi_run else ""
+        out.append(f'<p class="sub">{_e(prefix + run.machine)}<br>'
+                   f"{_e(run.settings_line)}</p>")
+    flags = list(report.flags)
+    for run in report.runs:
+        prefix = f"[{run.label}] " if report.multi_run else ""
+        flags += [prefix + f for f in run.flags]
+    if flags:
+        out.append('<div class="warnings"><ul>' + "".join(f"<li>⚠ {_e(f)}</li>" for f in flags)
+                   + "</ul></div>")
+    out.append("</header>")
+    return "".join(out)
+
+
+def render(report: Report, charts: bool = True) -> str:
+    """The whole page. ``charts=False`` (or no matplotlib) leaves the charts out."""
+    figs = _Charts(report, charts)
+    tabs: list[tuple[str, str, str]] = []  # (id, label, html)
+    for test in report.tests:
+        tabs.append((f"t-{_slug(test)}", test, _test_panel(report, test, figs)))
+    tabs.append(("composite", "composite", _composite_panel(report)))
+    tabs.append(("runs", "environment", _runs_panel(report)))
+    css = [_CSS]
+    for tab_id, _, _ in tabs:
+        css.append(f"#tab-{tab_id}:checked ~ #panel-{tab_id} {{ display: block; }}\n"
+                   f"#tab-{tab_id}:checked + label {{ background: var(--bg); color: var(--fg);"
+                   " border-bottom-color: var(--bg); font-weight: 600; }\n")
+    body = [_header(report), '<main class="tabs">']
+    for index, (tab_id, label, _) in enumerate(tabs):
+        checked = " checked" if index == 0 else ""
+        body.append(f'<input type="radio" name="tab" id="tab-{tab_id}"{checked}>'
+                    f'<label for="tab-{tab_id}">{_e(label)}</label>')
+    for tab_id, _, content in tabs:
+        body.append(f'<section id="panel-{tab_id}" class="panel">{content}</section>')
+    body.append("</main>")
+    if figs.reason:
+        body.append(f'<p class="note">{_e(figs.reason)}</p>')
+    body.append('<footer class="note"><p>Generated by <code>bench report</code> '
+                "(asgibench). Self-contained: no network needed.</p></footer>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            "<title>asgibench results</title><style>" + "".join(css) + "</style></head><body>"
+            + "\n".join(body) + "</body></html>\n")
