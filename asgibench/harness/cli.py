@@ -3,6 +3,7 @@ table, write a results file. The lead's CLI registers :data:`run_command` as ``r
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from dataclasses import dataclass
@@ -141,6 +142,24 @@ def raise_fd_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else int(soft)
 
 
+def apply_pipeline(tests: list[Any], values: tuple[str, ...]) -> list[Any]:
+    """``--pipeline 1`` (every test) and/or ``--pipeline plaintext=4`` (one test)."""
+    depths: dict[str | None, int] = {}
+    names = {t.name for t in tests}
+    for value in values:
+        name, _, depth = value.rpartition("=")
+        if name and name not in names:
+            raise BenchError(f"--pipeline {value!r}: {name!r} is not a test type of this run "
+                             f"(tests: {', '.join(sorted(names))})")
+        if not depth.isdigit() or int(depth) < 1:
+            raise BenchError(f"--pipeline {value!r}: the depth must be a whole number >= 1")
+        depths[name or None] = int(depth)
+    return [
+        dataclasses.replace(t, pipeline=depths.get(t.name, depths.get(None, t.pipeline)))
+        for t in tests
+    ]
+
+
 def cap_levels(levels: dict[str, list[int]], limit: int | None) -> tuple[dict[str, list[int]],
                                                                          list[str]]:
     """Drop levels the open-file limit cannot hold (keeping at least one per test)."""
@@ -222,6 +241,9 @@ it are flagged client-bound. Results go to --out as JSON (see results/README.md)
 @click.option("--levels", "levels_spec", multiple=True, metavar="[TEST=]N,N",
               help="Concurrency levels for every test (16,64) or one (json=16,64); "
                    "repeatable.")
+@click.option("--pipeline", "pipeline_spec", multiple=True, metavar="[TEST=]N",
+              help="HTTP pipelining depth under load for every test (1 = none) or one "
+                   "(plaintext=1); default: TechEmpower's (plaintext 16, json 1).")
 @click.option("--timeout", type=click.FloatRange(min=0.5), default=8.0, show_default=True,
               help="Seconds before a request counts as timed out (TFB: 8).")
 @click.option("--cpus", default="auto", show_default=True, metavar="auto|none|S:D",
@@ -276,6 +298,7 @@ def build(options: dict[str, Any]) -> tuple[Any, Any]:
     from asgibench.harness.runner import Runner, Settings, check_port, pick_port
 
     tests = testtypes.resolve(options["test_spec"])
+    tests = apply_pipeline(tests, tuple(options.get("pipeline_spec") or ()))
     kinds = servers.resolve(options["server_spec"])
     loop_names, notes = resolve_loops(options["loop_spec"])
     parser_names = resolve_parsers(options["proto_spec"])

@@ -65,7 +65,8 @@ class Server:
                 pass  # the loop closed in between
 
     def run(self) -> None:
-        loops.run(self.serve(), loop=preflight(self.config).name)
+        backend = preflight(self.config)
+        loops.run(self.serve(), loop=backend.name)
 
     async def serve(self) -> None:
         config = self.config

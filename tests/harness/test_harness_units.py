@@ -340,3 +340,24 @@ def test_run_marker_finds_other_runs(tmp_path: Any, monkeypatch: pytest.MonkeyPa
         assert (folder / str(os.getpid())).exists()
     assert not (folder / str(os.getpid())).exists()
     assert not (folder / "999999999").exists()  # stale marker cleaned up
+
+
+def test_pipeline_option_sets_depth_per_test_or_for_all():
+    from asgibench.harness import testtypes
+    from asgibench.harness.cli import apply_pipeline
+
+    tests = testtypes.resolve("plaintext,json")
+    by_name = {t.name: t.pipeline for t in apply_pipeline(tests, ("plaintext=1",))}
+    assert by_name == {"plaintext": 1, "json": 1}
+    by_name = {t.name: t.pipeline for t in apply_pipeline(tests, ("4", "json=2"))}
+    assert by_name == {"plaintext": 4, "json": 2}
+    assert {t.name: t.pipeline for t in apply_pipeline(tests, ())} == {"plaintext": 16, "json": 1}
+
+
+@pytest.mark.parametrize("value", ["plaintext=0", "plaintext=x", "nope=2"])
+def test_pipeline_option_rejects_bad_values(value):
+    from asgibench.harness import testtypes
+    from asgibench.harness.cli import apply_pipeline
+
+    with pytest.raises(BenchError):
+        apply_pipeline(testtypes.resolve("plaintext,json"), (value,))

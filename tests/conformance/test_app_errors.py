@@ -1,0 +1,96 @@
+"""App errors: 500 before the response starts; after it starts, a close that cannot pass
+for a complete response. The server keeps serving afterwards."""
+
+from __future__ import annotations
+
+from . import apps
+from .conftest import get
+
+
+def _app_tracebacks(caplog, message: str):
+    return [
+        r
+        for r in caplog.records
+        if r.name.startswith("asgibench") and r.exc_info and message in str(r.exc_info[1])
+    ]
+
+
+def _still_serving(srv) -> None:
+    response = srv.request(get("/ok"))
+    assert (response.status, response.body) == (200, b"ok")
+
+
+def test_exception_before_start_gives_500(serve, caplog):
+    srv = serve(apps.raise_before_start)
+    with srv.client() as client:
+        client.send(get("/fail"))
+        response = client.read_final()
+    assert response.status == 500
+    assert response.body, "a 500 should say something"
+    assert response.complete
+    assert _app_tracebacks(caplog, "boom before start"), "no traceback logged for the app error"
+    _still_serving(srv)
+
+
+def test_exception_after_start_with_content_length(serve, caplog):
+    srv = serve(apps.raise_after_partial_body)
+    with srv.client() as client:
+        client.send(get("/cl"))
+        response = client.read_final(allow_incomplete=True)
+    assert response.status == 200
+    assert response.header("content-length") == b"100"
+    # Fewer bytes than declared, then EOF: the client can tell the body is truncated.
+    assert not response.complete
+    assert response.body == b"0123456789"
+    assert _app_tracebacks(caplog, "boom after start")
+    _still_serving(srv)
+
+
+def test_exception_after_start_with_chunked_response(serve, caplog):
+    srv = serve(apps.raise_after_partial_body)
+    with srv.client() as client:
+        client.send(get("/chunked"))
+        response = client.read_final(allow_incomplete=True)
+    assert response.status == 200
+    assert response.chunked
+    # No terminating last-chunk: the truncation is visible.
+    assert not response.complete
+    assert not response.raw_body.endswith(b"0\r\n\r\n")
+    assert response.raw_body == b"a\r\n0123456789\r\n"
+    _still_serving(srv)
+
+
+def test_app_returning_without_response_gives_500(serve, caplog):
+    srv = serve(apps.no_response)
+    with srv.client() as client:
+        client.send(get("/nothing"))
+        response = client.read_final()
+    assert response.status == 500
+    assert response.complete
+    _still_serving(srv)
+
+
+def test_keep_alive_connection_after_500_is_not_reused_wrongly(serve):
+    """A 500 then the next pipelined request: either answered properly or closed."""
+    srv = serve(apps.raise_before_start)
+    with srv.client() as client:
+        client.send(get("/fail") + get("/ok"))
+        first = client.read_final()
+        assert first.status == 500
+        rest = client.read_until_eof() if not client.is_open(0.2) else None
+        if rest is None:  # kept alive: the pipelined request must get its own answer
+            second = client.read_final()
+            assert (second.status, second.body) == (200, b"ok")
+        else:
+            assert rest == b""
+
+
+def test_response_header_injection_is_refused(serve, caplog):
+    """An app header value holding CRLF must not reach the wire as a second header."""
+    srv = serve(apps.header_injection)
+    with srv.client() as client:
+        client.send(get("/evil"))
+        response = client.read_final(allow_incomplete=True)
+    assert b"injected" not in bytes(client.received).lower()
+    assert response.status == 500
+    _still_serving(srv)
