@@ -93,6 +93,16 @@ def rank(entries: Iterable[dict[str, Any]], test: str) -> list[Row]:
                         high, len(chosen["repeats"]), chosen["concurrency"], 0.0, p99, errors,
                         bound))
     rows.sort(key=lambda row: (-row.requests_per_s, row.server, row.loop, row.parser))
+    assign_ranks(rows)
+    return rows
+
+
+def assign_ranks(rows: list[Any]) -> None:
+    """Number rows already sorted best first; set % of the best and overlapping ranges.
+
+    Two neighbours are "tied" when both have repeats and their min..max ranges overlap:
+    their order is then within the noise.
+    """
     best = rows[0].requests_per_s if rows else 0.0
     for index, row in enumerate(rows):
         row.rank = index + 1
@@ -101,7 +111,6 @@ def rank(entries: Iterable[dict[str, Any]], test: str) -> list[Row]:
             below = rows[index + 1]
             row.tied_with_next = row.repeats > 1 and below.repeats > 1 and \
                 row.min_rps <= below.max_rps
-    return rows
 
 
 @dataclass

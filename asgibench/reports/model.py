@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from asgibench.harness import ranking
 from asgibench.reports import load as loadmod
 from asgibench.reports.load import Level, Run
 
@@ -355,8 +356,6 @@ def run_info(run: Run) -> RunInfo:
 
 def _rank_entry(entry: dict[str, Any], test: str) -> tuple[Any, list[Level], Level] | None:
     """(harness Row, levels, chosen level) for one ok entry with data, else None."""
-    from asgibench.harness import ranking
-
     rows = ranking.rank([entry], test)
     if not rows:
         return None
@@ -414,14 +413,7 @@ def rankings(runs: Sequence[Run], tests: Sequence[str], multi: bool
                     concurrency=chosen.concurrency, pipeline=chosen.pipeline,
                     client_bound=bool(hrow.client_bound), levels=lvls, chosen=chosen))
         rows.sort(key=lambda r: (-r.requests_per_s, r.server, r.loop, r.parser, r.run))
-        best = rows[0].requests_per_s if rows else 0.0
-        for index, row in enumerate(rows):
-            row.rank = index + 1
-            row.pct_of_best = row.requests_per_s / best * 100 if best > 0 else 0.0
-            if index + 1 < len(rows):
-                below = rows[index + 1]
-                row.tied_with_next = row.repeats > 1 and below.repeats > 1 and \
-                    row.min_rps <= below.max_rps
+        ranking.assign_ranks(rows)
         ranked[test] = rows
         excluded[test] = out
     return ranked, excluded
