@@ -86,9 +86,8 @@ class HTTPConnection(asyncio.Protocol):
             self.timer.cancel()
             self.timer = None
         self.parsing = False
-        for cycle in (self.cycle, self.receiving, *self.pending):
-            if isinstance(cycle, RequestCycle):
-                cycle.disconnect()
+        for cycle in self._cycles():
+            cycle.disconnect()
         self.pending.clear()
         waiter = self.drain_waiter
         if waiter is not None and not waiter.done():
@@ -97,9 +96,8 @@ class HTTPConnection(asyncio.Protocol):
     def eof_received(self) -> bool:
         self.eof = True
         self.parsing = False
-        for cycle in (self.cycle, self.receiving, *self.pending):
-            if isinstance(cycle, RequestCycle):
-                cycle.peer_closed()
+        for cycle in self._cycles():
+            cycle.peer_closed()
         # Keep the write side open so a half-closed client still gets its responses.
         return self.cycle is not None or bool(self.pending)
 
@@ -137,7 +135,7 @@ class HTTPConnection(asyncio.Protocol):
                 self._on_protocol_error(event)
             if not self.parsing:
                 break
-        if self.cycle is None and not self.pending and self.deadline is None and self.parsing:
+        if self.deadline is None and self.parsing and self.is_idle():
             # Part of a head arrived: it must complete within the head timeout.
             self._start_timer(self.state.timeout_request_head, awaiting_head=True)
         if not self.reading_paused and (
@@ -208,7 +206,7 @@ class HTTPConnection(asyncio.Protocol):
         self._enqueue(error)
 
     def _enqueue(self, item: RequestCycle | ProtocolError) -> None:
-        if self.cycle is None and not self.pending:
+        if self.is_idle():
             self._cancel_timer()
         self.pending.append(item)
         if self.worker is None:
@@ -346,7 +344,7 @@ class HTTPConnection(asyncio.Protocol):
             return
         if self.loop.time() < deadline:
             self._arm(deadline)
-        elif self.cycle is None and not self.pending:
+        elif self.is_idle():
             self.close()
 
     def shutdown(self) -> None:
@@ -358,6 +356,11 @@ class HTTPConnection(asyncio.Protocol):
 
     def is_idle(self) -> bool:
         return self.cycle is None and not self.pending
+
+    def _cycles(self) -> list[RequestCycle]:
+        """Every request of this connection not yet answered, running or queued."""
+        items = (self.cycle, self.receiving, *self.pending)
+        return [c for c in dict.fromkeys(items) if isinstance(c, RequestCycle)]
 
 
 @types.coroutine
