@@ -99,7 +99,7 @@ class HTTPConnection(asyncio.Protocol):
         for cycle in self._cycles():
             cycle.peer_closed()
         # Keep the write side open so a half-closed client still gets its responses.
-        return self.cycle is not None or bool(self.pending)
+        return not self.is_idle()
 
     def pause_writing(self) -> None:
         self.writing_paused = True

@@ -81,12 +81,22 @@ class RequestCycle:
 
         Returns False when response bytes already went out (the caller must just close).
         """
+        if not self._take_over(400):
+            return False
+        self.disconnect()  # the app's receive() says so; its sends are dropped
+        return True
+
+    def _take_over(self, status: int) -> bool:
+        """Answer ``status`` in the app's place, if none of its response is on the wire.
+
+        The app's head is held back until its first body bytes, so until then it can
+        still be replaced.
+        """
         if self.response_complete or (self.response_started and not self.pending_head):
             return False
         self.pending_head = b""
         self.response_started = self.response_complete = True
-        self.status = 400
-        self.disconnect()  # the app's receive() says so; its sends are dropped
+        self.status = status
         return True
 
     def peer_closed(self) -> None:
@@ -121,16 +131,13 @@ class RequestCycle:
     def _fail(self) -> None:
         if self.response_complete:
             return
-        if self.response_started and not self.pending_head:
-            # The client must not take a partial body for a whole one.
-            self.conn.abort()
-        else:
-            self.response_started = self.response_complete = True
-            self.pending_head = b""
-            self.status = 500
+        if self._take_over(500):
             self.conn.write(http11.error_response(500, "the application failed"))
             self.keep_alive = False
             self.conn.response_complete(self)
+        else:
+            # The client must not take a partial body for a whole one.
+            self.conn.abort()
 
     async def receive(self) -> dict[str, Any]:
         if self.expect_continue:
