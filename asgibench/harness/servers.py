@@ -25,6 +25,7 @@ from importlib import metadata
 
 from asgibench.errors import BenchError
 from asgibench.harness.app import APP_IMPORT
+from asgibench.harness.selection import select
 
 SERVER_NAMES = ("asgibench", "uvicorn", "hypercorn", "granian")
 #: Parser name for servers with a built-in parser that cannot be swapped.
@@ -314,17 +315,12 @@ def get(name: str) -> ServerKind:
 
 def resolve(spec: str) -> list[ServerKind]:
     """``"asgibench,uvicorn"`` / ``"all"`` (every installed one) -> server kinds."""
-    wanted = [item.strip().lower() for item in spec.split(",") if item.strip()]
-    if not wanted:
-        raise BenchError(f"no server given; choose from: {', '.join(SERVER_NAMES)} (or all)")
-    if "all" in wanted:
-        return [KINDS[name] for name in installed()]
-    out: list[ServerKind] = []
-    for name in wanted:
-        kind = get(name)
-        if kind not in out:
-            out.append(kind)
-    return out
+    return select(
+        (item.strip().lower() for item in spec.split(",") if item.strip()),
+        lambda: [KINDS[name] for name in installed()],
+        get,
+        f"no server given; choose from: {', '.join(SERVER_NAMES)} (or all)",
+    )
 
 
 def versions() -> dict[str, str | None]:

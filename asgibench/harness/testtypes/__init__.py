@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from asgibench.errors import BenchError
+from asgibench.harness.selection import select
 
 #: TFB's ``Accept`` header values, as its wrk command line sends them.
 ACCEPT_PLAINTEXT = (
@@ -121,14 +122,9 @@ def get(name: str) -> TestType:
 def resolve(spec: str | Sequence[str]) -> list[TestType]:
     """``"plaintext,json"`` / ``"all"`` / a list of names -> test types, order kept."""
     items = spec.split(",") if isinstance(spec, str) else list(spec)
-    wanted = [item.strip() for item in items if item.strip()]
-    if not wanted:
-        raise BenchError(f"no test type given; choose from: {', '.join(names())}")
-    if "all" in wanted:
-        return [get(name) for name in names()]
-    out: list[TestType] = []
-    for name in wanted:
-        test_type = get(name)
-        if test_type not in out:
-            out.append(test_type)
-    return out
+    return select(
+        (item.strip() for item in items if item.strip()),
+        lambda: [get(name) for name in names()],
+        get,
+        f"no test type given; choose from: {', '.join(names())}",
+    )
