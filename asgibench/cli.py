@@ -175,6 +175,7 @@ def protos_command() -> None:
 
 def _register_commands() -> None:
     from asgibench.harness.cli import run_command
+    from asgibench.harness.costcli import cost_command
     from asgibench.reports.cli import (
         chart_command,
         compare_command,
@@ -183,6 +184,7 @@ def _register_commands() -> None:
     )
 
     main.add_command(run_command, "run")
+    main.add_command(cost_command, "cost")
     main.add_command(report_command, "report")
     main.add_command(chart_command, "chart")
     main.add_command(compare_command, "compare")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import sys
 import types
 from collections import deque
 from typing import Any
@@ -143,6 +144,13 @@ class HTTPConnection(asyncio.Protocol):
         ):
             self.reading_paused = True
             self.transport.pause_reading()
+        if self.pending and self.worker is None:
+            # Started once every request of this read is queued, so a pipelined burst
+            # is answered by one task in one write.
+            task = _start_task(self._work(), self.loop)
+            if not task.done():  # else it answered everything eagerly (3.12+)
+                self.worker = task
+                self.state.tasks.add(task)
 
     # Requests
 
@@ -170,7 +178,7 @@ class HTTPConnection(asyncio.Protocol):
             raw_path = state.root_path_bytes + raw_path
         client = self.client
         scheme = self.scheme
-        if self.trusted_proxy:
+        if check.forwarded and self.trusted_proxy:
             client, scheme = _forwarded(check.headers, client, scheme)
         scope = {
             "type": "http",
@@ -206,12 +214,9 @@ class HTTPConnection(asyncio.Protocol):
         self._enqueue(error)
 
     def _enqueue(self, item: RequestCycle | ProtocolError) -> None:
-        if self.is_idle():
-            self._cancel_timer()
+        if self.cycle is None and not self.pending:
+            self.deadline = None  # the connection is busy: no head/keep-alive timeout
         self.pending.append(item)
-        if self.worker is None:
-            self.worker = task = self.loop.create_task(self._work())
-            self.state.tasks.add(task)
 
     async def _work(self) -> None:
         state = self.state
@@ -231,14 +236,31 @@ class HTTPConnection(asyncio.Protocol):
                     app = _service_unavailable
                 state.active += 1
                 try:
-                    await _flushing_on_suspend(item.run_asgi(app), self.flush)
+                    run = app(item.scope, item.receive, item.send)
+                    if type(run) is not types.CoroutineType:
+                        run = run.__await__()  # any other awaitable
+                    try:
+                        # Most apps answer without waiting: one send() and done, no wrapper.
+                        waiting_on = run.send(None)
+                    except StopIteration:
+                        pass
+                    else:
+                        await _flushing_on_suspend(run, waiting_on, self.flush)
+                except asyncio.CancelledError:
+                    self.abort()
+                    raise
+                except BaseException:
+                    item.app_failed()
+                else:
+                    item.app_returned()
                 finally:
                     state.active -= 1
                 if self.reading_paused:
                     self._maybe_resume_reading()
         finally:
-            state.tasks.discard(self.worker)
-            self.worker = None
+            if self.worker is not None:
+                state.tasks.discard(self.worker)
+                self.worker = None
             self.flush()
 
     def _send_error(self, error: ProtocolError) -> None:
@@ -250,7 +272,10 @@ class HTTPConnection(asyncio.Protocol):
     def response_complete(self, cycle: RequestCycle) -> None:
         """Called by the cycle when its last body byte is written."""
         state = self.state
-        state.count_request()
+        state.total_requests += 1
+        if state.limit_max_requests is not None and \
+                state.total_requests >= state.limit_max_requests:
+            state.should_exit.set()
         if state.access_log:
             cycle.log_access()
         self.cycle = None
@@ -363,26 +388,44 @@ class HTTPConnection(asyncio.Protocol):
         return [c for c in dict.fromkeys(items) if isinstance(c, RequestCycle)]
 
 
+if sys.version_info >= (3, 12):
+
+    def _start_task(coro: Any, loop: asyncio.AbstractEventLoop) -> asyncio.Task[None]:
+        """A task that runs ``coro`` at once, up to its first suspension.
+
+        Most requests never suspend, so they are answered inside ``data_received``:
+        no scheduling round trip through the loop, no task registration.
+        """
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+
+else:
+
+    def _start_task(coro: Any, loop: asyncio.AbstractEventLoop) -> asyncio.Task[None]:
+        return loop.create_task(coro)
+
+
 @types.coroutine
-def _flushing_on_suspend(coro: Any, flush: Any) -> Any:
-    """``await coro``, calling ``flush()`` whenever it suspends.
+def _flushing_on_suspend(coro: Any, yielded: Any, flush: Any) -> Any:
+    """Resume ``coro``, which has just yielded ``yielded``, calling ``flush()`` whenever it
+    suspends.
 
     Responses are batched while the worker runs; once an app waits on something, the
     bytes already produced must not wait with it.
     """
-    value: Any = None
-    error: BaseException | None = None
     while True:
-        try:
-            yielded = coro.send(value) if error is None else coro.throw(error)
-        except StopIteration as stop:
-            return stop.value
         flush()
         try:
             value = yield yielded
-            error = None
         except BaseException as exc:  # cancellation, thrown in by the task
-            error = exc
+            try:
+                yielded = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+            continue
+        try:
+            yielded = coro.send(value)
+        except StopIteration as stop:
+            return stop.value
 
 
 async def _service_unavailable(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -13,11 +13,16 @@ if TYPE_CHECKING:
 
 _DISCONNECT = {"type": "http.disconnect"}
 _NO_BODY_STATUSES = frozenset((204, 304))
+# Response header names the server reads or adds itself.
+_FRAMING_NAMES = frozenset(
+    (b"content-length", b"transfer-encoding", b"connection", b"server", b"date")
+)
 _CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
 
 
 class RequestCycle:
     __slots__ = (
+        "bodiless",
         "body",
         "body_complete",
         "chunked",
@@ -50,6 +55,7 @@ class RequestCycle:
         self.head_request = scope["method"] == "HEAD"
         self.body: list[bytes] = []
         self.body_complete = False
+        self.bodiless = False  # HEAD, 1xx, 204, 304: body bytes are dropped
         self.delivered_final = False
         self.disconnected = False
         self.peer_eof = False
@@ -111,22 +117,18 @@ class RequestCycle:
 
     # The ASGI application
 
-    async def run_asgi(self, app: Any) -> None:
-        try:
-            await app(self.scope, self.receive, self.send)
-        except asyncio.CancelledError:
-            self.conn.abort()
-            raise
-        except BaseException:
-            error_log.exception("Exception in ASGI application")
+    def app_failed(self) -> None:
+        """The app raised: log it, and answer 500 if none of its response went out."""
+        error_log.exception("Exception in ASGI application")
+        self._fail()
+
+    def app_returned(self) -> None:
+        if not self.response_complete:
+            error_log.error(
+                "ASGI application returned without %s the response",
+                "completing" if self.response_started else "starting",
+            )
             self._fail()
-        else:
-            if not self.response_complete:
-                error_log.error(
-                    "ASGI application returned without %s the response",
-                    "completing" if self.response_started else "starting",
-                )
-                self._fail()
 
     def _fail(self) -> None:
         if self.response_complete:
@@ -188,7 +190,7 @@ class RequestCycle:
         self.sent_length += len(body)
         if self.content_length is not None and self.sent_length > self.content_length:
             raise RuntimeError("response body longer than its Content-Length")
-        if self.head_request or self.status in _NO_BODY_STATUSES or self.status < 200:
+        if self.bodiless:
             body = b""
         elif self.chunked:
             if body:
@@ -216,28 +218,28 @@ class RequestCycle:
         self.status = status
         conn = self.conn
         state = conn.state
-        lines = [http11.status_line(status)]
+        lines = [http11.STATUS_LINES.get(status) or http11.status_line(status)]
         add_server = add_date = True
         app_close = False
-        checked_name = http11.checked_header_name
-        check_value = http11.check_header_value
+        render = http11.render_header
         for name, value in headers:
-            lname = checked_name(name)
-            check_value(value)
+            lname, line = render(name, value)
+            lines.append(line)
+            if lname not in _FRAMING_NAMES:
+                continue
             if lname == b"content-length":
                 try:
                     self.content_length = int(value)
                 except ValueError:
                     raise RuntimeError(f"invalid Content-Length {value!r}") from None
             elif lname == b"transfer-encoding":
-                continue  # framing is the server's job; added below when needed
+                lines.pop()  # framing is the server's job; added below when needed
             elif lname == b"connection":
                 app_close = b"close" in value.lower()
             elif lname == b"server":
                 add_server = False
-            elif lname == b"date":
+            else:
                 add_date = False
-            lines.append(b"%b: %b\r\n" % (name, value))
         if add_server and add_date:
             lines.insert(1, state.default_headers)
         else:
@@ -246,7 +248,9 @@ class RequestCycle:
             if add_date:
                 lines.insert(1, state.date_line)
 
-        bodiless = self.head_request or status in _NO_BODY_STATUSES or status < 200
+        self.bodiless = bodiless = (
+            self.head_request or status in _NO_BODY_STATUSES or status < 200
+        )
         if self.content_length is None and not bodiless:
             if self.http10:
                 self.keep_alive = False  # close-delimited: the close ends the body

@@ -49,27 +49,28 @@ def error_response(status: int, message: str) -> bytes:
     )
 
 
-_checked_names: dict[bytes, bytes] = {}
+_rendered: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
 
 
-def checked_header_name(name: bytes) -> bytes:
-    """The lower-cased name, after refusing one that could split a response.
+def render_header(name: bytes, value: bytes) -> tuple[bytes, bytes]:
+    """``(lower-cased name, b"name: value\\r\\n")``, after refusing a name or value that
+    could split the response.
 
-    Apps send the same few names over and over, so checked names are remembered.
+    Apps send the same few headers over and over, so checked and rendered pairs are
+    remembered (up to 4,096 of them; others are checked every time).
     """
-    lower = _checked_names.get(name)
-    if lower is None:
-        if type(name) is not bytes or _TOKEN(name) is None:
-            raise RuntimeError(f"invalid HTTP header name {name!r}")
-        lower = name.lower()
-        if len(_checked_names) < 4096:
-            _checked_names[name] = lower
-    return lower
-
-
-def check_header_value(value: bytes) -> None:
+    try:
+        return _rendered[name, value]
+    except (KeyError, TypeError):  # TypeError: an unhashable name or value
+        pass
+    if type(name) is not bytes or _TOKEN(name) is None:
+        raise RuntimeError(f"invalid HTTP header name {name!r}")
     if _INVALID_VALUE(value) is not None:
         raise RuntimeError(f"invalid HTTP header value {value!r}")
+    rendered = (name.lower(), b"%b: %b\r\n" % (name, value))
+    if len(_rendered) < 4096:
+        _rendered[name, value] = rendered
+    return rendered
 
 
 class RequestCheck:
@@ -81,7 +82,7 @@ class RequestCheck:
     refused rather than processed), Transfer-Encoding on HTTP/1.0, bad Content-Length.
     """
 
-    __slots__ = ("error", "expect_continue", "headers", "keep_alive")
+    __slots__ = ("error", "expect_continue", "forwarded", "headers", "keep_alive")
 
     def __init__(self, raw_headers: list[tuple[bytes, bytes]], http_version: str) -> None:
         headers = []
@@ -91,6 +92,7 @@ class RequestCheck:
         connection_close = False
         connection_keep_alive = False
         self.expect_continue = False
+        self.forwarded = False  # an X-Forwarded-For/-Proto header is present
         self.error: str | None = None
         for name, value in raw_headers:
             name = name.lower()
@@ -112,7 +114,11 @@ class RequestCheck:
                 if value.rpartition(b",")[2].strip().lower() != b"chunked":
                     self.error = "Transfer-Encoding must end with chunked"
             elif name == b"connection":
-                for token in value.lower().split(b","):
+                value = value.lower()
+                if value == b"keep-alive":  # the usual single token, without splitting
+                    connection_keep_alive = True
+                    continue
+                for token in value.split(b","):
                     token = token.strip()
                     if token == b"close":
                         connection_close = True
@@ -120,6 +126,8 @@ class RequestCheck:
                         connection_keep_alive = True
             elif name == b"expect":
                 self.expect_continue = value.lower() == b"100-continue"
+            else:
+                self.forwarded = True
         self.headers = headers
         if http_version == "1.1":
             self.keep_alive = not connection_close
@@ -135,6 +143,8 @@ class RequestCheck:
             self.error = "Content-Length and Transfer-Encoding together"
 
 
+# The request headers the check reads; the rest are only lower-cased.
 _FRAMING_NAMES = frozenset(
-    (b"host", b"content-length", b"transfer-encoding", b"connection", b"expect")
+    (b"host", b"content-length", b"transfer-encoding", b"connection", b"expect",
+     b"x-forwarded-for", b"x-forwarded-proto")
 )

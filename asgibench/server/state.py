@@ -23,6 +23,7 @@ class ServerState:
         self.timeout_keep_alive = config.timeout_keep_alive
         self.timeout_request_head = config.timeout_request_head
         self.limit_concurrency = config.limit_concurrency
+        self.limit_max_requests = config.limit_max_requests
         self.root_path = config.root_path
         self.root_path_bytes = config.root_path.encode("ascii")
         self.access_log = config.access_log and access_log.isEnabledFor(logging.INFO)
@@ -42,9 +43,3 @@ class ServerState:
         """Re-render Date; called once a second so requests never format it themselves."""
         self.date_line = http11.date_header() if self.config.date_header else b""
         self.default_headers = self.server_line + self.date_line
-
-    def count_request(self) -> None:
-        self.total_requests += 1
-        limit = self.config.limit_max_requests
-        if limit is not None and self.total_requests >= limit:
-            self.should_exit.set()
