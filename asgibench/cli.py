@@ -175,7 +175,7 @@ def protos_command() -> None:
 
 def _register_commands() -> None:
     from asgibench.harness.cli import run_command
-    from asgibench.harness.costcli import cost_command
+    from asgibench.harness.resourcecli import cost_command, memory_command
     from asgibench.reports.cli import (
         chart_command,
         compare_command,
@@ -185,6 +185,7 @@ def _register_commands() -> None:
 
     main.add_command(run_command, "run")
     main.add_command(cost_command, "cost")
+    main.add_command(memory_command, "memory")
     main.add_command(report_command, "report")
     main.add_command(chart_command, "chart")
     main.add_command(compare_command, "compare")

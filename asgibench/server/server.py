@@ -159,7 +159,8 @@ class Server:
             conn.shutdown()
         timeout = self.config.timeout_graceful_shutdown
         if state.tasks:
-            logger.info("waiting for %d in-flight request(s) to finish", len(state.tasks))
+            if state.active:
+                logger.info("waiting for %d in-flight request(s) to finish", state.active)
             _, still_running = await asyncio.wait(list(state.tasks), timeout=timeout)
             if still_running:
                 logger.warning("cancelling %d request(s) after the graceful timeout",

@@ -10,6 +10,7 @@ always with an upper bound so a failing test cannot hang the server's shutdown.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import threading
 from typing import Any
@@ -368,6 +369,7 @@ class LifespanApp:
 
 SUBPROCESS_APP = r'''
 import asyncio
+import contextvars
 import os
 import pathlib
 
@@ -438,3 +440,64 @@ async def startup_raises(scope, receive, send):
         raise RuntimeError("startup exploded: code 9")
     await _respond(send, b"should not serve")
 '''
+
+
+REQUEST_VAR: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "REQUEST_VAR", default=None
+)
+
+
+async def task_semantics(scope: Scope, receive: Any, send: Any) -> None:
+    """Reports what an app sees of asyncio tasks and context variables.
+
+    Every route answers ``<what it saw>``: ``task`` whether ``current_task()`` is a live
+    task, before and after an await; ``var`` the context variable on entry (must be
+    None: nothing leaks from an earlier request) and after an await (must be its own).
+    """
+    if scope["type"] == "lifespan":
+        return await lifespan_protocol(receive, send)
+    path = scope["path"]
+    task = asyncio.current_task()
+    entry_var = REQUEST_VAR.get()
+    REQUEST_VAR.set(path)
+    body = b""
+    if path == "/wait":
+        await asyncio.sleep(0.01)
+    elif path == "/wait-for-timeout":
+        try:
+            await asyncio.wait_for(asyncio.sleep(5), 0.01)
+        except asyncio.TimeoutError:
+            body = b"timed out;"
+    elif path == "/cancel-self":
+        task.cancel()  # type: ignore[union-attr]
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            if hasattr(task, "uncancel"):
+                task.uncancel()
+            body = b"cancelled;"
+    elif path == "/cancel-and-return":
+        task.cancel()  # type: ignore[union-attr]  -- and never await again
+    elif path == "/anyio":
+        import anyio
+
+        with anyio.move_on_after(0.01) as scope_:
+            await anyio.sleep(5)
+        results: list[int] = []
+
+        async def child(n: int) -> None:
+            await anyio.sleep(0)
+            results.append(n)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(child, 1)
+            group.start_soon(child, 2)
+        body = b"anyio %s %d;" % (b"moved-on" if scope_.cancel_called else b"no", len(results))
+    live = isinstance(task, asyncio.Task) and not task.done()
+    same = asyncio.current_task() is task
+    body += b"task=%s var=%s,%s" % (
+        b"ok" if live and same else b"bad",
+        str(entry_var).encode(),
+        str(REQUEST_VAR.get()).encode(),
+    )
+    await respond(send, body)
