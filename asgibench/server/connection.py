@@ -234,7 +234,13 @@ class HTTPConnection(asyncio.Protocol):
             self.state.tasks.add(worker)
         elif self.parked is None or self.parked.done():
             return  # the worker is awake and serves the queue itself
-        _enter_task(loop, worker)
+        try:
+            _enter_task(loop, worker)
+        except RuntimeError:
+            # Called from inside another task (not from the loop's read callback, as
+            # servers do): let the worker answer instead.
+            self._wake_worker()
+            return
         try:
             suspended = self._serve()
         finally:
@@ -301,6 +307,8 @@ class HTTPConnection(asyncio.Protocol):
                         worker.uncancel()  # meant for a request already answered
                 self.parked = None
                 suspended, self.handover = self.handover, None
+                if suspended is None:
+                    suspended = self._serve()  # woken to serve the queue, or to end
                 while suspended is not None:
                     item, run, waiting_on, context = suspended
                     try:

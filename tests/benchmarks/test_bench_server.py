@@ -152,3 +152,48 @@ def test_request_cycle(benchmark: Any, loop: asyncio.AbstractEventLoop, parser_n
     benchmark(cycle)
     assert transport.responses >= count
     assert not transport.closed
+
+
+TFB_HEADERS = [
+    (b"Host", b"127.0.0.1:8080"),
+    (b"Accept", b"text/plain,text/html;q=0.9,application/xhtml+xml;q=0.9,"
+                b"application/xml;q=0.8,*/*;q=0.7"),
+    (b"Connection", b"keep-alive"),
+]
+
+
+def test_request_check(benchmark: Any) -> None:
+    """``RequestCheck``: the one pass over a request's headers (TechEmpower's wrk head)."""
+    from asgibench.server.http11 import RequestCheck
+
+    benchmark.group = "request head check"
+    check = benchmark(RequestCheck, TFB_HEADERS, "1.1")
+    assert check.error is None and check.keep_alive and not check.forwarded
+    assert check.headers[0] == (b"host", b"127.0.0.1:8080")
+
+
+async def waiting_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await asyncio.sleep(0)  # suspends once: the request is handed to the worker task
+    await app(scope, receive, send)
+
+
+def test_request_cycle_handed_to_worker(benchmark: Any,
+                                        loop: asyncio.AbstractEventLoop) -> None:
+    """A request whose app waits once: answered inline up to the wait, then by the
+    connection's worker task (the path every app that awaits I/O takes)."""
+    conn, transport = connection(loop, protocols.auto_name())
+    conn.state.app = waiting_app
+    benchmark.group = "request cycle small-get"
+    benchmark.extra_info.update(parser=protocols.auto_name(), requests=1, app="waits once")
+
+    async def settle() -> None:
+        while conn.cycle is not None or conn.pending:
+            await asyncio.sleep(0)
+
+    def cycle() -> None:
+        conn.data_received(SMALL_GET)
+        loop.run_until_complete(settle())
+
+    benchmark(cycle)
+    assert transport.responses >= 1
+    assert not transport.closed

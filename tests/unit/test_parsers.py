@@ -130,3 +130,22 @@ def test_a_head_trickling_in_over_the_limit_is_a_431(name):
         if events:
             break
     assert [_plain(e) for e in events] == [("error", 431)]
+
+
+def test_h11_without_its_private_state_call_gives_the_same_events(monkeypatch):
+    """The h11 adapter advances h11 past each request with ``_process_event`` when h11 has
+    it, else with public ``send()``: both must parse the same pipelined stream alike."""
+    import asgibench.protocols.h11 as adapter
+
+    stream = (
+        b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+        b"GET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+        b"POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi"
+        b"GET /d HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+        b"GET /e HTTP/1.1\r\nHost: h\r\n\r\n"
+    )
+    fast = parse("h11", stream)
+    monkeypatch.setattr(adapter, "_HAS_PROCESS_EVENT", False)
+    assert parse("h11", stream) == fast
+    assert [event[2] for event in fast if event[0] == "head"] == [b"/a", b"/b", b"/c", b"/d",
+                                                                  b"/e"]

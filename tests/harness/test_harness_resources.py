@@ -1,0 +1,97 @@
+"""``bench cost`` (instructions per request under callgrind) and ``bench memory`` (resident
+size per kept-alive connection), run for real against servers on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from asgibench.harness import cost, memory
+from asgibench.harness.servers import Launch, Unsupported
+
+NO_VALGRIND = shutil.which("valgrind") is None or shutil.which("callgrind_control") is None
+
+
+def _bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "asgibench", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.skipif(NO_VALGRIND, reason="valgrind is not installed (apt-get install valgrind)")
+def test_cost_counts_instructions_per_request_against_the_floor(tmp_path: Path) -> None:
+    out = tmp_path / "cost.json"
+    done = _bench("cost", "--server", "asgibench", "--loop", "asyncio", "--proto", "httptools",
+                  "--requests", "40", "--warmup", "10", "--out", str(out))
+    assert done.returncode == 0, done.stderr + done.stdout
+    rows = {row["server"]: row for row in json.loads(out.read_text())["rows"]}
+    ours, floor = rows["asgibench"], rows["canned"]
+    assert ours["requests"] == 40
+    # A Python server spends thousands of instructions on a request, and more than the
+    # canned server (no parser, no ASGI) whose cost is the floor.
+    assert 5_000 < floor["per_request"] < ours["per_request"] < 5_000_000
+    assert "instructions per request" in done.stdout
+    assert "floor / server" in done.stdout
+
+
+def test_cost_refuses_what_callgrind_cannot_follow() -> None:
+    plan = [Launch("granian", "uvloop", "rust", ["granian"]),
+            Launch("asgibench", "uvloop", "h11", ["python"])]
+    counted = cost.countable(plan)
+    assert isinstance(counted[0], Unsupported)
+    assert "worker processes" in counted[0].reason
+    assert counted[1] is plan[1]
+
+
+def test_cost_reads_the_measured_dump_only(tmp_path: Path) -> None:
+    (tmp_path / "callgrind.out.1").write_text(
+        "version: 1\ndesc: Trigger: dump warm-up\nsummary: 999\n")
+    (tmp_path / "callgrind.out.2").write_text(
+        "version: 1\ndesc: Trigger: dump measured\nevents: Ir\nsummary: 123456\n")
+    (tmp_path / "callgrind.out").write_text(
+        "desc: Trigger: Program termination\nsummary: 5\n")
+    assert cost._read_dump(str(tmp_path), "measured") == 123456
+    assert cost._read_dump(str(tmp_path), "other") is None
+
+
+def test_cost_bad_loop_is_one_line_naming_the_choices() -> None:
+    done = _bench("cost", "--loop", "nosuchloop")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "nosuchloop" in lines[0] and "asyncio" in lines[0]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"),
+                    reason="bench memory reads /proc (Linux only)")
+def test_memory_grows_with_held_connections(tmp_path: Path) -> None:
+    out = tmp_path / "memory.json"
+    done = _bench("memory", "--server", "asgibench", "--loop", "asyncio", "--proto", "h11",
+                  "--connections", "300", "--out", str(out))
+    assert done.returncode == 0, done.stderr + done.stdout
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["connections"] == 300
+    assert 5_000 < row["idle_kib"] < row["held_kib"]
+    assert 0 < row["per_connection_kib"] < 200
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"),
+                    reason="bench memory reads /proc (Linux only)")
+def test_resident_size_counts_child_processes() -> None:
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import time; x = bytearray(64 << 20); time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 10
+        while memory.resident_kib(child.pid) < 60 * 1024 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        alone = memory.resident_kib(child.pid)
+        assert alone >= 60 * 1024
+        assert memory.resident_kib(os.getpid()) >= alone  # this process + the child
+    finally:
+        child.kill()
+        child.wait()
