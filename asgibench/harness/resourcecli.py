@@ -5,6 +5,7 @@ timing noise."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -77,12 +78,7 @@ def cost_command(**options: Any) -> None:
                                   options["warmup"], options["pipeline"])
             failures += result.instructions is None
             counted.append(result)
-    _render(counted, _console())
-    if options["out"]:
-        _write_json(options["out"], "asgibench-cost", [c.to_json() for c in counted])
-        console.print(f"counts: {options['out']}")
-    if failures:
-        sys.exit(1)
+    _finish(_render, counted, "asgibench-cost", options["out"], failures)
 
 
 def _plan(options: dict[str, Any], host: str) -> list[Any]:
@@ -107,10 +103,38 @@ def _require_launch(plan: list[Any], verb: str) -> None:
             sorted({item.reason for item in plan if isinstance(item, servers.Unsupported)})))
 
 
+def _finish(render: Any, rows: list[Any], kind: str, out: str | None, failures: int) -> None:
+    """Print the table, write ``--out``, exit 1 when a combination failed."""
+    from rich.console import Console
+
+    render(rows, _console())
+    if out:
+        _write_json(out, kind, [row.to_json() for row in rows])
+        Console(stderr=True, highlight=False).print(f"written: {out}")
+    if failures:
+        sys.exit(1)
+
+
 def _write_json(path: str, kind: str, rows: list[dict[str, Any]]) -> None:
+    import platform
+    import time
+
+    from asgibench import __version__, loops
+    from asgibench.harness.servers import versions
+
+    document = {
+        "kind": kind,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": ["bench", *sys.argv[1:]],
+        "asgibench_version": __version__,
+        "python": platform.python_version(),
+        "machine": {"system": platform.system(), "cpus": os.cpu_count()},
+        "servers": versions(),
+        "loops": {b.name: b.version() for b in loops.backends() if b.available()[0]},
+        "rows": rows,
+    }
     with open(path, "w", encoding="utf-8") as handle:
-        json.dump({"kind": kind, "python": sys.version.split()[0], "rows": rows}, handle,
-                  indent=2)
+        json.dump(document, handle, indent=2)
         handle.write("\n")
 
 
@@ -167,12 +191,7 @@ def memory_command(**options: Any) -> None:
                              options["startup_timeout"])
         failures += row.held_kib is None
         rows.append(row)
-    _render_memory(rows, _console())
-    if options["out"]:
-        _write_json(options["out"], "asgibench-memory", [r.to_json() for r in rows])
-        console.print(f"sizes: {options['out']}")
-    if failures:
-        sys.exit(1)
+    _finish(_render_memory, rows, "asgibench-memory", options["out"], failures)
 
 
 def _render_memory(rows: list[Any], console: Any) -> None:

@@ -78,14 +78,25 @@ def chart_command(results: tuple[str, ...], output: str, form: str) -> None:
     \b
     Per test type: a ranking bar chart, requests/s against concurrency and latency
     percentile curves; per server, the loop x parser heat map. Each states its
-    environment in a footnote.
+    environment in a footnote. A `bench cost --out` file gets a bar chart of
+    instructions per request, named after the file.
     """
-    from asgibench.reports import charts, load, model
+    from pathlib import Path
+
+    from asgibench.reports import charts, costchart, load, model
 
     charts.require()
-    report = model.build(load.load(list(results)))
-    for path in charts.write(report, output, form):
-        click.echo(str(path))
+    runs = []
+    for name in results:
+        cost = costchart.read_cost(name)
+        if cost is None:
+            runs.append(name)
+        else:
+            click.echo(str(costchart.write(cost, Path(name).stem, output, form)))
+    if runs:
+        report = model.build(load.load(runs))
+        for path in charts.write(report, output, form):
+            click.echo(str(path))
 
 
 def _threshold(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
