@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import sys
 import types
-from asyncio.tasks import _enter_task, _leave_task  # stable from 3.7 to 3.13
 from collections import deque
 from contextvars import Context, copy_context
 from typing import Any
@@ -43,14 +43,9 @@ class HTTPConnection(asyncio.Protocol):
         self.cycle: RequestCycle | None = None  # the one whose response is being sent
         self.receiving: RequestCycle | None = None  # the one whose body is arriving
         self.pending: deque[RequestCycle | ProtocolError] = deque()
-        # The connection's worker task, made at its first request. Requests are answered
-        # inline in data_received *as* this task (asyncio.current_task() is the worker),
-        # which saves creating and scheduling a task per request; one that has to wait
-        # is handed to the worker, which finishes it and the rest of the queue, then
-        # parks on ``parked`` until a request has to wait again.
+        # One task runs this connection's requests in order while any are queued, so a
+        # pipelined burst costs one task and one write, not one of each per request.
         self.worker: asyncio.Task[None] | None = None
-        self.parked: asyncio.Future[None] | None = None  # pending while the worker idles
-        self.handover: _Suspended | None = None
         self.out: list[bytes] = []
         self.out_size = 0
         self.parsing = True  # False once no further byte can start a request
@@ -66,7 +61,6 @@ class HTTPConnection(asyncio.Protocol):
         self.deadline: float | None = None
         self.timer_when = 0.0
         self.awaiting_head = True  # the deadline is the head timeout, not keep-alive
-        self.lost = False  # connection_lost() was called
 
     # asyncio.Protocol
 
@@ -97,8 +91,6 @@ class HTTPConnection(asyncio.Protocol):
         for cycle in self._cycles():
             cycle.disconnect()
         self.pending.clear()
-        self.lost = True
-        self._wake_worker()  # to end it
         waiter = self.drain_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -153,10 +145,13 @@ class HTTPConnection(asyncio.Protocol):
         ):
             self.reading_paused = True
             self.transport.pause_reading()
-        if self.pending:
-            # Only once every request of this read is queued: a pipelined burst is
-            # answered in one write.
-            self._dispatch()
+        if self.pending and self.worker is None:
+            # Started once every request of this read is queued, so a pipelined burst
+            # is answered by one task in one write.
+            task = _start_task(self._work(), self.loop)
+            if not task.done():  # else it answered everything eagerly (3.12+)
+                self.worker = task
+                self.state.tasks.add(task)
 
     # Requests
 
@@ -224,41 +219,7 @@ class HTTPConnection(asyncio.Protocol):
             self.deadline = None  # the connection is busy: no head/keep-alive timeout
         self.pending.append(item)
 
-    def _dispatch(self) -> None:
-        """Answer the queued requests now, as the worker, unless the worker is busy."""
-        worker = self.worker
-        loop = self.loop
-        if worker is None:
-            self.parked = loop.create_future()
-            self.worker = worker = loop.create_task(self._work())
-            self.state.tasks.add(worker)
-        elif self.parked is None or self.parked.done():
-            return  # the worker is awake and serves the queue itself
-        try:
-            _enter_task(loop, worker)
-        except RuntimeError:
-            # Called from inside another task (not from the loop's read callback, as
-            # servers do): let the worker answer instead.
-            self._wake_worker()
-            return
-        try:
-            suspended = self._serve()
-        finally:
-            _leave_task(loop, worker)
-        if suspended is not None:
-            self.handover = suspended
-            self._wake_worker()
-
-    def _wake_worker(self) -> None:
-        parked = self.parked
-        if parked is not None and not parked.done():
-            parked.set_result(None)
-
-    def _serve(self) -> _Suspended | None:
-        """Answer queued requests in order until none is left or one has to wait.
-
-        Returns the one that waits (its coroutine, what it waits on, its context).
-        """
+    async def _work(self) -> None:
         state = self.state
         pending = self.pending
         try:
@@ -266,7 +227,7 @@ class HTTPConnection(asyncio.Protocol):
                 item = pending.popleft()
                 if type(item) is ProtocolError:
                     self._send_error(item)
-                    return None
+                    return
                 self.cycle = item
                 app = state.app
                 limit = state.limit_concurrency
@@ -275,70 +236,36 @@ class HTTPConnection(asyncio.Protocol):
                 ):
                     app = _service_unavailable
                 state.active += 1
-                # Each request gets its own copy of the context, as a task of its own
-                # would: context variables an app sets do not leak into the next request.
-                context = copy_context()
                 try:
-                    run = app(item.scope, item.receive, item.send)
+                    # Each request runs in its own copy of the context, as it would in a
+                    # task of its own: pipelined requests share this task, not variables.
+                    context = copy_context()
+                    run = context.run(app, item.scope, item.receive, item.send)
                     if type(run) is not types.CoroutineType:
-                        run = run.__await__()  # any other awaitable
-                    waiting_on = context.run(run.send, None)
-                except StopIteration:
-                    self._app_done(item, None)
-                except BaseException as exc:
-                    self._app_done(item, exc)
-                else:
-                    return item, run, waiting_on, context
-        finally:
-            self.flush()
-        return None
-
-    async def _work(self) -> None:
-        worker = self.worker
-        try:
-            while True:
-                cancelled: BaseException | None = None
-                try:
-                    await self.parked  # type: ignore[misc]
-                except asyncio.CancelledError as exc:
-                    if self.handover is not None:
-                        cancelled = exc  # meant for the request that is waiting
-                    elif hasattr(worker, "uncancel"):
-                        worker.uncancel()  # meant for a request already answered
-                self.parked = None
-                suspended, self.handover = self.handover, None
-                if suspended is None:
-                    suspended = self._serve()  # woken to serve the queue, or to end
-                while suspended is not None:
-                    item, run, waiting_on, context = suspended
+                        run = context.run(run.__await__)  # any other awaitable
                     try:
-                        await _resume(run, waiting_on, self.flush, context, cancelled)
-                    except BaseException as exc:
-                        self._app_done(item, exc)
+                        # Most apps answer without waiting: one send() and done, no wrapper.
+                        waiting_on = context.run(run.send, None)
+                    except StopIteration:
+                        pass
                     else:
-                        self._app_done(item, None)
-                    cancelled = None
-                    suspended = self._serve()
-                if self.lost or self.transport.is_closing():
-                    return
-                self.parked = self.loop.create_future()
+                        await _flushing_on_suspend(run, waiting_on, self.flush, context)
+                except asyncio.CancelledError:
+                    self.abort()
+                    raise
+                except BaseException:
+                    item.app_failed()
+                else:
+                    item.app_returned()
+                finally:
+                    state.active -= 1
+                if self.reading_paused:
+                    self._maybe_resume_reading()
         finally:
-            if self.worker is worker:
-                self.worker = self.parked = None
-            self.state.tasks.discard(worker)  # type: ignore[arg-type]
+            if self.worker is not None:
+                state.tasks.discard(self.worker)
+                self.worker = None
             self.flush()
-
-    def _app_done(self, item: RequestCycle, error: BaseException | None) -> None:
-        """The app returned (``error`` None) or raised; called inside the except block."""
-        self.state.active -= 1
-        if error is None:
-            item.app_returned()
-        elif isinstance(error, asyncio.CancelledError):
-            self.abort()  # cancelled mid-response (shutdown timeout): cut it short
-        else:
-            item.app_failed()
-        if self.reading_paused:
-            self._maybe_resume_reading()
 
     def _send_error(self, error: ProtocolError) -> None:
         # A client's mistake, not ours: no traceback, just the status and a close.
@@ -408,7 +335,6 @@ class HTTPConnection(asyncio.Protocol):
         transport = self.transport
         if transport.is_closing():
             return
-        self._wake_worker()  # an idle worker ends
         self.flush()
         if transport.can_write_eof():
             # rloop 0.5's close() leaves the socket open; a FIN first closes it everywhere.
@@ -466,30 +392,38 @@ class HTTPConnection(asyncio.Protocol):
         return [c for c in dict.fromkeys(items) if isinstance(c, RequestCycle)]
 
 
-_Suspended = tuple[RequestCycle, Any, Any, Context]
+if sys.version_info >= (3, 12):
+
+    def _start_task(coro: Any, loop: asyncio.AbstractEventLoop) -> asyncio.Task[None]:
+        """A task that runs ``coro`` at once, up to its first suspension.
+
+        Most requests never suspend, so they are answered inside ``data_received``:
+        no scheduling round trip through the loop, no task registration.
+        """
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+
+else:
+
+    def _start_task(coro: Any, loop: asyncio.AbstractEventLoop) -> asyncio.Task[None]:
+        return loop.create_task(coro)
 
 
 @types.coroutine
-def _resume(
-    coro: Any, yielded: Any, flush: Any, context: Context, error: BaseException | None
-) -> Any:
-    """Drive ``coro``, which has just yielded ``yielded``, to its end inside ``context``:
-    what a task of its own would do. ``error`` is thrown into it first, if given.
+def _flushing_on_suspend(coro: Any, yielded: Any, flush: Any, context: Context) -> Any:
+    """Resume ``coro`` (which has just yielded ``yielded``) inside ``context``, calling
+    ``flush()`` whenever it suspends.
 
-    Responses are batched while requests run; once an app waits on something, the
-    bytes already produced must not wait with it, hence the ``flush()`` on suspension.
+    Responses are batched while the worker runs; once an app waits on something, the
+    bytes already produced must not wait with it.
     """
     while True:
-        if error is None:
-            flush()
-            try:
-                value = yield yielded
-            except BaseException as exc:  # cancellation, thrown in by the task
-                error = exc
-                continue
-            step, arg = coro.send, value
+        flush()
+        try:
+            value = yield yielded
+        except BaseException as exc:  # cancellation, thrown in by the task
+            step, arg = coro.throw, exc
         else:
-            step, arg, error = coro.throw, error, None
+            step, arg = coro.send, value
         try:
             yielded = context.run(step, arg)
         except StopIteration as stop:

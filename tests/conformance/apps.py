@@ -476,6 +476,11 @@ async def task_semantics(scope: Scope, receive: Any, send: Any) -> None:
             if hasattr(task, "uncancel"):
                 task.uncancel()
             body = b"cancelled;"
+    elif path == "/stale-cancel":
+        # A watchdog that fires after this request is answered: it must hit nothing.
+        asyncio.get_running_loop().call_later(0.05, task.cancel)  # type: ignore[union-attr]
+    elif path == "/slow":
+        await asyncio.sleep(0.15)
     elif path == "/cancel-and-return":
         task.cancel()  # type: ignore[union-attr]  -- and never await again
     elif path == "/anyio":
@@ -501,3 +506,18 @@ async def task_semantics(scope: Scope, receive: Any, send: Any) -> None:
         str(REQUEST_VAR.get()).encode(),
     )
     await respond(send, body)
+
+
+class SyncEntry:
+    """An app whose synchronous ``__call__`` sets a context variable before returning the
+    coroutine (as wrappers do): that must not leak into the next request either."""
+
+    def __call__(self, scope: Scope, receive: Any, send: Any) -> Any:
+        if scope["type"] == "http":
+            entry = REQUEST_VAR.get()
+            REQUEST_VAR.set(scope["path"])
+            return self._respond(send, entry)
+        return lifespan_protocol(receive, send)
+
+    async def _respond(self, send: Any, entry: str | None) -> None:
+        await respond(send, b"entry=%s" % str(entry).encode())

@@ -2,8 +2,8 @@
 leak between requests, cancellation (timeouts, anyio cancel scopes) reaches the app, and
 keep-alive requests after one of those are unaffected.
 
-The core answers most requests inline, in the connection's read callback, as the
-connection's worker task (docs/server.md); these tests hold it to task semantics.
+Requests run in a task the core makes per keep-alive request (one per pipelined burst);
+these tests hold it to task semantics.
 """
 
 from __future__ import annotations
@@ -76,3 +76,16 @@ def test_connection_tasks_end_with_their_connections(serve):
         assert _bodies(srv, ["/a", "/wait"])[1] == b"task=ok var=None,/wait"
     assert wait_until(lambda: not state.tasks and not state.connections, timeout=5), \
         f"{len(state.tasks)} task(s) outlived their connections"
+
+
+def test_context_set_before_the_first_await_does_not_leak(serve):
+    srv = serve(apps.SyncEntry())
+    assert _bodies(srv, ["/a", "/b", "/c"]) == [b"entry=None"] * 3
+    assert _bodies(srv, ["/d"]) == [b"entry=None"]  # nor into another connection
+
+
+def test_a_late_cancel_from_an_answered_request_hits_nothing(serve):
+    srv = serve(apps.task_semantics)
+    bodies = _bodies(srv, ["/stale-cancel", "/slow", "/a"])
+    assert bodies == [b"task=ok var=None,/stale-cancel", b"task=ok var=None,/slow",
+                      b"task=ok var=None,/a"]
