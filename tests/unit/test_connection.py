@@ -1,4 +1,4 @@
-"""HTTPConnection driven without sockets: the paths a loop's read callback never takes."""
+"""HTTPConnection driven without sockets, from inside a task."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ class Transport(asyncio.Transport):
 
 
 def test_data_received_from_inside_a_task_is_answered_by_the_worker() -> None:
-    """A protocol fed from a coroutine (a wrapper, a test) cannot run requests inline as
-    the worker task, because another task is current; the worker answers them instead."""
+    """A protocol fed from a coroutine (a wrapper, a test) instead of a loop callback
+    still answers every request in a task of its own, and the task ends afterwards."""
 
     async def main() -> tuple[bytes, bool]:
         parser = protocols.get_backend("h11").parser_class()
