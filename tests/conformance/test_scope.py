@@ -110,7 +110,9 @@ def test_http_disconnect_after_body(serve, how, request):
     ``close``: an ordinary close() (FIN); ``reset``: SO_LINGER 0 (RST).
     """
     if how == "reset":
-        known_loop_bug(request, "rloop", "rloop 0.5 reports no connection reset at all")
+        # Usually rloop never reports the reset; now and then (timing) it does.
+        known_loop_bug(request, "rloop", "rloop 0.5 usually reports no connection reset",
+                       strict=False)
     app = apps.DisconnectWatcher()
     srv = serve(app)
     with srv.client() as client:
