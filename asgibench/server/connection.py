@@ -215,8 +215,8 @@ class HTTPConnection(asyncio.Protocol):
         self._enqueue(error)
 
     def _enqueue(self, item: RequestCycle | ProtocolError) -> None:
-        if self.cycle is None and not self.pending:
-            self.deadline = None  # the connection is busy: no head/keep-alive timeout
+        if self.is_idle():
+            self._cancel_timer()
         self.pending.append(item)
 
     async def _work(self) -> None:

@@ -218,7 +218,7 @@ class RequestCycle:
         self.status = status
         conn = self.conn
         state = conn.state
-        lines = [http11.STATUS_LINES.get(status) or http11.status_line(status)]
+        lines = [http11.status_line(status)]
         add_server = add_date = True
         app_close = False
         render = http11.render_header
