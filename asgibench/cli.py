@@ -90,8 +90,12 @@ def _option(flag: str, **kwargs: Any) -> Any:
 @_option("--timeout-request-head", type=float, default=10.0, show_default=True,
          help="Close a connection whose request head is not complete after this many "
          "seconds (counted from connect, or from the end of the previous response).")
+@_option("--timeout-request-body", type=float, default=60.0, show_default=True,
+         help="Answer 408 and close when a request body stops arriving for this many "
+         "seconds (nginx's client_body_timeout; not counted while the app is behind).")
 @_option("--timeout-graceful-shutdown", type=float, default=None,
-         help="On shutdown, cancel requests still running after this many seconds.")
+         help="On shutdown, answer 503 to requests still running after this many seconds "
+         "(where nothing was sent yet) and cancel them.")
 @_option("--limit-concurrency", type=int, default=None,
          help="Answer 503 beyond this many connections or running requests.")
 @_option("--limit-max-requests", type=int, default=None,

@@ -23,11 +23,21 @@ from asgibench.protocols.events import (
     head_size,
 )
 
-_SENT_RESPONSE = h11.Response(status_code=204, headers=[])
+# Not a 2xx: h11 takes a 2xx to CONNECT (and a 101 to Upgrade) as a protocol switch, and the
+# core switches to no other protocol; it answers CONNECT as plain HTTP (RFC 9110 §9.3.6).
+_SENT_RESPONSE = h11.Response(status_code=404, headers=[])
 _SENT_END = h11.EndOfMessage()
 # h11's send() serialises the response, a quarter of the adapter's time, for bytes we throw
 # away; _process_event() is the state change alone (h11 0.8 to 0.16 have it; else send()).
 _HAS_PROCESS_EVENT = hasattr(h11.Connection, "_process_event")
+# h11 accepts any chunk size of up to 20 hex digits and then waits for that much data; llhttp
+# and zttp refuse one that overflows 64 bits. Larger than a signed 64-bit length is refused
+# here too (a 400: RFC 9112 §7.1 leaves the bound to the recipient).
+_MAX_CHUNK_SIZE = 2**63 - 1
+try:
+    from h11._readers import ChunkedReader as _ChunkedReader
+except ImportError:  # another h11 layout: the check below is skipped
+    _ChunkedReader = None
 
 
 class H11Parser:
@@ -80,6 +90,13 @@ class H11Parser:
                 self._next_cycle()
                 conn = self._conn
             else:  # NEED_DATA, PAUSED (after a close-delimited request) or ConnectionClosed
+                reader = conn._reader
+                if (
+                    type(reader) is _ChunkedReader
+                    and getattr(reader, "_bytes_in_chunk", 0) > _MAX_CHUNK_SIZE
+                ):
+                    self._finished = True
+                    events.append(ProtocolError(400, "chunk size too large"))
                 return events
 
     def _next_cycle(self) -> None:

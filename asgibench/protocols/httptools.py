@@ -1,8 +1,14 @@
 """Adapter for httptools (llhttp, C).
 
-llhttp has no limit on the size of a request head and buffers an unfinished header line
-inside itself, so the adapter bounds the head: exactly for completed lines, and for an
-unfinished one by the bytes fed since the request began. An ``Upgrade`` request is answered
+llhttp has no limit on the size of a request head and httptools buffers an unfinished
+header line inside itself, so the adapter bounds the head: exactly once it is complete, and
+while it is unfinished by the bytes fed since it began. Where that beginning lies inside a
+feed is known exactly only when nothing but body bytes came before it in that feed (llhttp
+reports no offsets, and a completed head's wire size is not its parsed size: optional
+whitespace is dropped); after a completed head the adapter counts only what it has seen of
+the unfinished one (target and completed fields), so a deep pipeline can never look like
+one large head. That undercount is at most one read's worth and ends when the head
+completes (exact check) or the next read arrives (counted whole). An ``Upgrade`` request is answered
 as plain HTTP/1.1 (the server speaks no other protocol), so after llhttp stops at one the
 adapter restarts it on the remaining bytes.
 """
@@ -33,8 +39,10 @@ class HttptoolsParser:
         self._in_head = False
         self._head_bytes = 0  # the completed head's size, set only when it is over the limit
         self._partial = 0  # bytes fed since this head began: an upper bound of its size
-        self._fed = 0  # bytes of the current feed() seen in callbacks so far (a lower bound)
-        self._head_start = 0  # self._fed when the current head began
+        self._fed = 0  # bytes of the current feed() before the latest callback, exact
+        # while only body bytes were seen in this feed (``_fed_exact``)
+        self._fed_exact = True
+        self._head_start = -1  # offset in this feed where the current head began; -1: unknown
         self._began_here = False  # the current head began in the current feed()
         self._feed_size = 0  # len() of the current feed()'s data
         self._finished = False
@@ -44,6 +52,7 @@ class HttptoolsParser:
             return []
         self._events = events = []
         self._fed = 0
+        self._fed_exact = True
         self._feed_size = len(data)
         self._began_here = False
         while True:
@@ -63,10 +72,12 @@ class HttptoolsParser:
                 return events
             break
         if self._in_head:
-            if self._began_here:
-                self._partial = len(data) - self._head_start
-            else:
+            if not self._began_here:
                 self._partial += len(data)
+            elif self._head_start >= 0:
+                self._partial = len(data) - self._head_start
+            else:  # began after a completed head: count what is known of it
+                self._partial = head_size(self._url, self._headers)
             if self._partial > self._limit:
                 self._fail(431, "request head too large")
         return events
@@ -82,7 +93,7 @@ class HttptoolsParser:
         self._headers = []
         self._head_bytes = 0
         self._in_head = True
-        self._head_start = self._fed
+        self._head_start = self._fed if self._fed_exact else -1
         self._began_here = True
 
     def on_url(self, url: bytes) -> None:
@@ -94,9 +105,9 @@ class HttptoolsParser:
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._fed_exact = False  # a head's wire size is not known from its parsed size
         if self._partial + self._feed_size > self._limit:  # else it cannot be too large
             size = head_size(self._url, self._headers)
-            self._fed += size
             if size > self._limit:
                 self._head_bytes = size
                 # llhttp turns a callback's exception into HttpParserCallbackError; feed()
@@ -111,6 +122,9 @@ class HttptoolsParser:
     def on_body(self, body: bytes) -> None:
         self._fed += len(body)
         self._events.append(BodyData(body))
+
+    def on_chunk_header(self) -> None:
+        self._fed_exact = False  # chunk framing is not counted in _fed
 
     def on_message_complete(self) -> None:
         self._events.append(MESSAGE_END)

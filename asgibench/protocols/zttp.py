@@ -1,7 +1,10 @@
 """Adapter for zttp (Zig core, sans-I/O like h11).
 
 zttp enforces its own head-size ceiling (about 32 KiB, not configurable in 0.0.35); the
-adapter adds ``limit_request_head`` below it so both limits answer 431.
+adapter adds ``limit_request_head`` below it so both limits answer 431. zttp reports no
+offsets, so an unfinished head's size is known exactly only when it began a read; one that
+began after a completed head in the same read is counted from the next read on (zttp's own
+ceiling bounds it meanwhile), never guessed from the parsed size of the heads before it.
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ class ZttpParser:
         self._limit = limit_request_head
         self._finished = False
         self._in_head = True
-        self._head_bytes = 0  # bytes fed since the head began (an upper bound of its size)
+        self._head_bytes = 0  # bytes fed since the head began (at most its size)
+        self._body_only = True  # only body bytes came before the head in this read
+        self._accounted = 0  # body bytes of this read so far
+        self._chunked = False  # the current request's body is chunked
         self._last_feed = 0
-        self._accounted = 0
 
     def feed(self, data: bytes) -> list[Event]:
         if self._finished:
@@ -39,7 +44,8 @@ class ZttpParser:
         conn = self._conn
         conn.receive_data(data)
         self._last_feed = len(data)
-        self._accounted = 0  # bytes of this chunk known to belong to earlier messages
+        self._accounted = 0
+        self._body_only = True
         if self._in_head:
             self._head_bytes += len(data)
         events: list[Event] = []
@@ -51,13 +57,16 @@ class ZttpParser:
             kind = type(event)
             if kind is zttp.Data:
                 self._accounted += len(event.data)
+                if self._chunked:
+                    self._body_only = False  # chunk framing is not counted
                 events.append(BodyData(event.data))
             elif kind is zttp.Request:
                 headers = list(event.headers)
-                size = head_size(event.target, headers)
-                self._accounted += size
-                limit = self._limit
-                if size > limit:
+                self._body_only = False
+                self._chunked = not event.end_stream and any(
+                    name.lower() == b"transfer-encoding" for name, _ in headers
+                )
+                if head_size(event.target, headers) > self._limit:
                     return self._fail(events, _SIZE_LIMIT_MESSAGE)
                 self._in_head = False
                 events.append(
@@ -91,6 +100,7 @@ class ZttpParser:
             return False
         self._conn.start_next_cycle()
         self._in_head = True
-        # What this chunk holds beyond the messages seen so far may be the next head.
-        self._head_bytes = self._last_feed - self._accounted
+        # Exact when only body bytes came before this head in the read; else unknown and
+        # counted from the next read on (see the module docstring).
+        self._head_bytes = self._last_feed - self._accounted if self._body_only else 0
         return True

@@ -32,6 +32,7 @@ class Config:
     lifespan: str = "auto"
     timeout_keep_alive: float = 5.0
     timeout_request_head: float = 10.0
+    timeout_request_body: float = 60.0
     timeout_graceful_shutdown: float | None = None
     limit_concurrency: int | None = None
     limit_max_requests: int | None = None

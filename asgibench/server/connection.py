@@ -18,7 +18,7 @@ from urllib.parse import unquote
 from asgibench.protocols.events import BodyData, MessageEnd, ProtocolError, RequestHead
 from asgibench.server import http11
 from asgibench.server.cycle import RequestCycle
-from asgibench.server.state import ServerState
+from asgibench.server.state import ServerState, error_log
 
 # Request-body bytes buffered ahead of the app before we stop reading the socket.
 READ_HIGH_WATER = 256 * 1024
@@ -28,6 +28,8 @@ PIPELINE_HIGH_WATER = 64
 WRITE_BATCH_LIMIT = 64 * 1024
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _VERSIONS = frozenset(("1.1", "1.0"))
+# What the connection's one timer is waiting for.
+_HEAD, _IDLE, _BODY = 0, 1, 2
 
 
 class HTTPConnection(asyncio.Protocol):
@@ -48,19 +50,25 @@ class HTTPConnection(asyncio.Protocol):
         self.worker: asyncio.Task[None] | None = None
         self.out: list[bytes] = []
         self.out_size = 0
+        # True only while the worker runs app code without waiting: its writes are batched
+        # and flushed when it waits or finishes. Any other writer (a task the app started,
+        # a timer) is not part of a batch, so its bytes go out at once.
+        self.batching = False
+        # The worker waits for the client to read before it starts the next request.
+        self.waiting_to_write = False
         self.parsing = True  # False once no further byte can start a request
         self.closing = False  # close after the current response (shutdown)
         self.eof = False
         self.buffered = 0
         self.reading_paused = False
         self.writing_paused = False
-        self.drain_waiter: asyncio.Future[None] | None = None
+        self.drain_waiters: list[asyncio.Future[None]] = []
         # One lazily re-armed timer: requests only move ``deadline``, which is cheaper
         # than a call_later()/cancel() pair per request. None: no timeout is running.
         self.timer: asyncio.TimerHandle | None = None
         self.deadline: float | None = None
         self.timer_when = 0.0
-        self.awaiting_head = True  # the deadline is the head timeout, not keep-alive
+        self.timer_kind = _HEAD  # what the deadline is for: _HEAD, _IDLE or _BODY
 
     # asyncio.Protocol
 
@@ -79,7 +87,7 @@ class HTTPConnection(asyncio.Protocol):
         if state.config.proxy_headers:
             self.trusted_proxy = _is_trusted(state.config.trusted_proxies, self.client)
         # The head timeout runs from connect: a client that never sends is dropped too.
-        self._start_timer(state.timeout_request_head, awaiting_head=True)
+        self._start_timer(state.timeout_request_head, _HEAD)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.state.connections.discard(self)
@@ -91,9 +99,7 @@ class HTTPConnection(asyncio.Protocol):
         for cycle in self._cycles():
             cycle.disconnect()
         self.pending.clear()
-        waiter = self.drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._release_drain_waiters()
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -104,19 +110,32 @@ class HTTPConnection(asyncio.Protocol):
         return not self.is_idle()
 
     def pause_writing(self) -> None:
+        # The client is not reading what is already written: read no more requests from it
+        # either, or a pipelining client that never reads makes us buffer without end.
         self.writing_paused = True
+        if not self.reading_paused:
+            self._pause_reading()
 
     def resume_writing(self) -> None:
         self.writing_paused = False
-        waiter = self.drain_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._release_drain_waiters()
+        if self.reading_paused:
+            self._maybe_resume_reading()
+
+    def _release_drain_waiters(self) -> None:
+        waiters = self.drain_waiters
+        if waiters:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            waiters.clear()
 
     def data_received(self, data: bytes) -> None:
         if not self.parsing:
             return
-        if self.deadline is not None and not self.awaiting_head:
-            self.deadline = None  # keep-alive idleness ends; the head timer starts below
+        if self.deadline is not None and self.timer_kind != _HEAD:
+            # Keep-alive idleness ends, or the body moves on; set again below if needed.
+            self.deadline = None
         for event in self.parser.feed(data):
             kind = type(event)
             if kind is BodyData:
@@ -137,21 +156,30 @@ class HTTPConnection(asyncio.Protocol):
                 self._on_protocol_error(event)
             if not self.parsing:
                 break
-        if self.deadline is None and self.parsing and self.is_idle():
-            # Part of a head arrived: it must complete within the head timeout.
-            self._start_timer(self.state.timeout_request_head, awaiting_head=True)
+        if self.deadline is None and self.parsing:
+            if self.receiving is not None:
+                # A body is under way: it must keep arriving (--timeout-request-body).
+                self._start_body_timer()
+            elif self.is_idle():
+                # Part of a head arrived: it must complete within the head timeout.
+                self._start_timer(self.state.timeout_request_head, _HEAD)
         if not self.reading_paused and (
             self.buffered > READ_HIGH_WATER or len(self.pending) > PIPELINE_HIGH_WATER
         ):
-            self.reading_paused = True
-            self.transport.pause_reading()
+            self._pause_reading()
         if self.pending and self.worker is None:
             # Started once every request of this read is queued, so a pipelined burst
-            # is answered by one task in one write.
+            # is answered by one task in one write. (_start_worker() inlined: hot path.)
             task = _start_task(self._work(), self.loop)
             if not task.done():  # else it answered everything eagerly (3.12+)
                 self.worker = task
                 self.state.tasks.add(task)
+
+    def _start_worker(self) -> None:
+        task = _start_task(self._work(), self.loop)
+        if not task.done():  # else it answered everything eagerly (3.12+)
+            self.worker = task
+            self.state.tasks.add(task)
 
     # Requests
 
@@ -168,6 +196,13 @@ class HTTPConnection(asyncio.Protocol):
         if check.error is not None:
             self._on_protocol_error(ProtocolError(400, check.error))
             return
+        if check.upgrade is not None and not state.upgrade_warned:
+            # Answered as plain HTTP/1.1 (RFC 9110 §7.8 lets a server ignore Upgrade).
+            state.upgrade_warned = True
+            error_log.warning(
+                "unsupported upgrade request (%s) answered as HTTP/1.1; logged once",
+                check.upgrade.decode("latin-1"),
+            )
         raw_path, _, query = head.target.partition(b"?")
         if raw_path[:1] != b"/":
             raw_path = _origin_path(raw_path)
@@ -202,11 +237,11 @@ class HTTPConnection(asyncio.Protocol):
 
     def _on_protocol_error(self, error: ProtocolError) -> None:
         self.parsing = False
-        broken = self.receiving  # a request whose body turned out malformed
+        broken = self.receiving  # a request whose body turned out malformed (or stalled)
         if broken is not None:
             self.receiving = None
             if broken is self.cycle:
-                if broken.reject():
+                if broken.reject(error.status):
                     self._send_error(error)
                 else:
                     self.close()  # its response is already under way: cut it short
@@ -224,6 +259,16 @@ class HTTPConnection(asyncio.Protocol):
         pending = self.pending
         try:
             while pending and not self.transport.is_closing():
+                if self.writing_paused:
+                    # The client is not reading: answer no more until it catches up.
+                    self.batching = False
+                    self.waiting_to_write = True
+                    try:
+                        await self.drain()
+                    finally:
+                        self.waiting_to_write = False
+                    continue
+                self.batching = True
                 item = pending.popleft()
                 if type(item) is ProtocolError:
                     self._send_error(item)
@@ -249,7 +294,7 @@ class HTTPConnection(asyncio.Protocol):
                     except StopIteration:
                         pass
                     else:
-                        await _flushing_on_suspend(run, waiting_on, self.flush, context)
+                        await _flushing_on_suspend(run, waiting_on, self, context)
                 except asyncio.CancelledError:
                     self.abort()
                     raise
@@ -265,12 +310,13 @@ class HTTPConnection(asyncio.Protocol):
             if self.worker is not None:
                 state.tasks.discard(self.worker)
                 self.worker = None
+            self.batching = False
             self.flush()
 
     def _send_error(self, error: ProtocolError) -> None:
         # A client's mistake, not ours: no traceback, just the status and a close.
         self._cancel_timer()
-        self.write(http11.error_response(error.status, error.reason))
+        self.write(self.state.error_response(error.status, error.reason))
         self.close()
 
     def response_complete(self, cycle: RequestCycle) -> None:
@@ -293,25 +339,43 @@ class HTTPConnection(asyncio.Protocol):
             if self.eof:
                 self.close()
             else:
-                self._start_timer(state.timeout_keep_alive, awaiting_head=False)
+                self._start_timer(state.timeout_keep_alive, _IDLE)
+
+    def continue_sent(self, cycle: RequestCycle) -> None:
+        """``100 Continue`` went out: the client now sends the body, and must keep it coming."""
+        if cycle is self.receiving and self.deadline is None and self.parsing:
+            self._start_body_timer()
 
     def body_consumed(self, size: int) -> None:
         self.buffered -= size
         if self.reading_paused:
             self._maybe_resume_reading()
 
+    def _pause_reading(self) -> None:
+        self.reading_paused = True
+        if not self.transport.is_closing():
+            self.transport.pause_reading()
+
     def _maybe_resume_reading(self) -> None:
-        if self.buffered <= READ_HIGH_WATER // 4 and len(self.pending) <= PIPELINE_HIGH_WATER:
+        if (
+            not self.writing_paused
+            and self.buffered <= READ_HIGH_WATER // 4
+            and len(self.pending) <= PIPELINE_HIGH_WATER
+        ):
             self.reading_paused = False
-            self.transport.resume_reading()
+            if not self.transport.is_closing():
+                self.transport.resume_reading()
+            if self.receiving is not None and self.parsing and self.deadline is None:
+                self._start_body_timer()  # the body is expected to move again
 
     # Writing
 
     def write(self, data: bytes) -> None:
-        """Queue bytes; they go out when the app waits, its requests run out, or 64 KiB."""
+        """Queue bytes; they go out when the worker waits or finishes its requests, at
+        64 KiB, or at once when the writer is not the worker running an app."""
         self.out.append(data)
         self.out_size += len(data)
-        if self.out_size > WRITE_BATCH_LIMIT:
+        if self.out_size > WRITE_BATCH_LIMIT or not self.batching:
             self.flush()
 
     def flush(self) -> None:
@@ -324,11 +388,12 @@ class HTTPConnection(asyncio.Protocol):
                 self.transport.write(data)
 
     async def drain(self) -> None:
+        """Flush, then wait while the transport's buffer is above its high-water mark."""
         self.flush()
         if self.writing_paused and not self.transport.is_closing():
-            self.drain_waiter = self.loop.create_future()
-            await self.drain_waiter
-            self.drain_waiter = None
+            waiter = self.loop.create_future()
+            self.drain_waiters.append(waiter)
+            await waiter
 
     def close(self) -> None:
         """Close after the buffered bytes are sent."""
@@ -351,8 +416,8 @@ class HTTPConnection(asyncio.Protocol):
 
     # Timers and shutdown
 
-    def _start_timer(self, delay: float, awaiting_head: bool) -> None:
-        self.awaiting_head = awaiting_head
+    def _start_timer(self, delay: float, kind: int) -> None:
+        self.timer_kind = kind
         self.deadline = deadline = self.loop.time() + delay
         if self.timer is None or deadline < self.timer_when:
             if self.timer is not None:
@@ -366,6 +431,13 @@ class HTTPConnection(asyncio.Protocol):
     def _cancel_timer(self) -> None:
         self.deadline = None
 
+    def _start_body_timer(self) -> None:
+        receiving = self.receiving
+        # Not while the client waits for 100 Continue (the app has not asked for the body
+        # yet), nor while we stopped reading (the app is behind, not the client).
+        if not receiving.expect_continue and not self.reading_paused:
+            self._start_timer(self.state.timeout_request_body, _BODY)
+
     def _on_timeout(self) -> None:
         self.timer = None
         deadline = self.deadline
@@ -373,15 +445,40 @@ class HTTPConnection(asyncio.Protocol):
             return
         if self.loop.time() < deadline:
             self._arm(deadline)
+            return
+        self.deadline = None
+        if self.timer_kind == _BODY:
+            if self.receiving is not None and not self.reading_paused and self.parsing:
+                # RFC 9110 §15.5.9: 408 where nothing was answered yet, then close.
+                self._on_protocol_error(ProtocolError(408, "request body timed out"))
+                if self.worker is None and self.pending:
+                    self._start_worker()
         elif self.is_idle():
             self.close()
 
     def shutdown(self) -> None:
-        """Server is stopping: close now if idle, else after the current response."""
+        """Server is stopping: close now if idle, else after the current response.
+
+        Requests queued behind a client that reads nothing were never started: they are
+        dropped with the connection (as after any response while closing), so such a
+        client cannot hold the shutdown up.
+        """
         self.closing = True
         self.parsing = False
-        if self.is_idle():
+        if self.waiting_to_write:
+            self.pending.clear()
             self.close()
+            self._release_drain_waiters()
+        elif self.is_idle():
+            self.close()
+
+    def shutdown_timed_out(self) -> None:
+        """The graceful period is over: answer 503 to a request that got nothing yet, and
+        close (the caller cancels the apps)."""
+        cycle = self.cycle
+        if cycle is not None and cycle.take_over(503):
+            self.write(self.state.error_response(503, "the server is shutting down"))
+        self.abort()
 
     def is_idle(self) -> bool:
         return self.cycle is None and not self.pending
@@ -409,21 +506,26 @@ else:
 
 
 @types.coroutine
-def _flushing_on_suspend(coro: Any, yielded: Any, flush: Any, context: Context) -> Any:
-    """Resume ``coro`` (which has just yielded ``yielded``) inside ``context``, calling
-    ``flush()`` whenever it suspends.
+def _flushing_on_suspend(
+    coro: Any, yielded: Any, conn: HTTPConnection, context: Context
+) -> Any:
+    """Resume ``coro`` (which has just yielded ``yielded``) inside ``context``, flushing
+    ``conn`` whenever it suspends.
 
     Responses are batched while the worker runs; once an app waits on something, the
-    bytes already produced must not wait with it.
+    bytes already produced must not wait with it, and whatever another task writes while
+    it waits (a streaming response sent from a task group) goes out at once.
     """
     while True:
-        flush()
+        conn.flush()
+        conn.batching = False
         try:
             value = yield yielded
         except BaseException as exc:  # cancellation, thrown in by the task
             step, arg = coro.throw, exc
         else:
             step, arg = coro.send, value
+        conn.batching = True
         try:
             yielded = context.run(step, arg)
         except StopIteration as stop:

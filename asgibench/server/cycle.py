@@ -18,6 +18,10 @@ _FRAMING_NAMES = frozenset(
     (b"content-length", b"transfer-encoding", b"connection", b"server", b"date")
 )
 _CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+# A body larger than this is never copied whole: it goes to the transport in pieces of
+# this size, each after the previous one drained below the high-water mark, so a slow
+# reader of a large body costs about one piece plus the transport's buffer, on every loop.
+LARGE_BODY = 64 * 1024
 
 
 class RequestCycle:
@@ -82,17 +86,18 @@ class RequestCycle:
         self.disconnected = True
         self._wake()
 
-    def reject(self) -> bool:
-        """The body proved malformed: take the response away from the app if still ours.
+    def reject(self, status: int) -> bool:
+        """The body proved malformed or stalled: take the response away from the app if
+        still ours, to answer ``status`` instead.
 
         Returns False when response bytes already went out (the caller must just close).
         """
-        if not self._take_over(400):
+        if not self.take_over(status):
             return False
         self.disconnect()  # the app's receive() says so; its sends are dropped
         return True
 
-    def _take_over(self, status: int) -> bool:
+    def take_over(self, status: int) -> bool:
         """Answer ``status`` in the app's place, if none of its response is on the wire.
 
         The app's head is held back until its first body bytes, so until then it can
@@ -123,18 +128,22 @@ class RequestCycle:
         self._fail()
 
     def app_returned(self) -> None:
-        if not self.response_complete:
+        if self.response_complete:
+            return
+        if self.disconnected:
+            return  # the client left: an unfinished response is expected, not an app error
+        if not self.peer_eof:  # a half-closed client was told http.disconnect too
             error_log.error(
                 "ASGI application returned without %s the response",
                 "completing" if self.response_started else "starting",
             )
-            self._fail()
+        self._fail()
 
     def _fail(self) -> None:
         if self.response_complete:
             return
-        if self._take_over(500):
-            self.conn.write(http11.error_response(500, "the application failed"))
+        if self.take_over(500):
+            self.conn.write(self.conn.state.error_response(500, "the application failed"))
             self.keep_alive = False
             self.conn.response_complete(self)
         else:
@@ -146,6 +155,7 @@ class RequestCycle:
             self.expect_continue = False
             if not self.response_started and not self.disconnected:
                 self.conn.write(http11.CONTINUE_RESPONSE)
+                self.conn.continue_sent(self)
         while True:
             if self.disconnected or self.response_complete:
                 return _DISCONNECT
@@ -192,6 +202,11 @@ class RequestCycle:
             raise RuntimeError("response body longer than its Content-Length")
         if self.bodiless:
             body = b""
+        elif len(body) > LARGE_BODY:
+            await self._send_large(body, more_body)
+            if self.disconnected:
+                return
+            body = b""
         elif self.chunked:
             if body:
                 body = b"%x\r\n%b\r\n" % (len(body), body)
@@ -210,9 +225,32 @@ class RequestCycle:
             ):
                 raise RuntimeError("response body shorter than its Content-Length")
             self.response_complete = True
+            if self.waiter is not None:  # ASGI: receive() after the response: disconnect
+                self._wake()
             conn.response_complete(self)
         elif conn.writing_paused:
             await conn.drain()
+
+    async def _send_large(self, body: bytes, more_body: bool) -> None:
+        """Write ``body`` in pieces without copying it whole (see LARGE_BODY), framed as
+        one chunk (and the last, when ``more_body`` is false) if the response is chunked."""
+        conn = self.conn
+        head = self.pending_head
+        self.pending_head = b""
+        if self.chunked:
+            head += b"%x\r\n" % len(body)
+        conn.write(head)
+        conn.flush()
+        view = memoryview(body)
+        transport = conn.transport
+        for start in range(0, len(body), LARGE_BODY):
+            if self.disconnected or transport.is_closing():
+                return
+            transport.write(view[start : start + LARGE_BODY])
+            if conn.writing_paused:
+                await conn.drain()
+        if self.chunked:
+            conn.write(b"\r\n" if more_body else b"\r\n0\r\n\r\n")
 
     def _start(self, status: int, headers: Any) -> None:
         self.status = status

@@ -34,13 +34,16 @@ def date_header() -> bytes:
     return b"date: " + formatdate(usegmt=True).encode("ascii") + b"\r\n"
 
 
-def error_response(status: int, message: str) -> bytes:
-    """A complete close-delimited error response; the caller closes afterwards."""
+def error_response(status: int, message: str, default_headers: bytes | None = None) -> bytes:
+    """A complete error response with ``Connection: close``; the caller closes afterwards.
+
+    ``default_headers`` are the rendered Server and Date lines (Date alone when omitted).
+    """
     body = f"{http.HTTPStatus(status).phrase}: {message}\n".encode("ascii", "replace")
     return b"".join(
         (
             status_line(status),
-            date_header(),
+            date_header() if default_headers is None else default_headers,
             b"content-type: text/plain; charset=utf-8\r\n"
             b"connection: close\r\n"
             b"content-length: %d\r\n\r\n" % len(body),
@@ -82,7 +85,7 @@ class RequestCheck:
     refused rather than processed), Transfer-Encoding on HTTP/1.0, bad Content-Length.
     """
 
-    __slots__ = ("error", "expect_continue", "forwarded", "headers", "keep_alive")
+    __slots__ = ("error", "expect_continue", "forwarded", "headers", "keep_alive", "upgrade")
 
     def __init__(self, raw_headers: list[tuple[bytes, bytes]], http_version: str) -> None:
         headers = []
@@ -93,6 +96,7 @@ class RequestCheck:
         connection_keep_alive = False
         self.expect_continue = False
         self.forwarded = False  # an X-Forwarded-For/-Proto header is present
+        self.upgrade: bytes | None = None  # the Upgrade header's value, if any
         self.error: str | None = None
         for name, value in raw_headers:
             name = name.lower()
@@ -126,6 +130,8 @@ class RequestCheck:
                         connection_keep_alive = True
             elif name == b"expect":
                 self.expect_continue = value.lower() == b"100-continue"
+            elif name == b"upgrade":
+                self.upgrade = value
             else:
                 self.forwarded = True
         self.headers = headers
@@ -146,5 +152,5 @@ class RequestCheck:
 # The request headers the check reads; the rest are only lower-cased.
 _FRAMING_NAMES = frozenset(
     (b"host", b"content-length", b"transfer-encoding", b"connection", b"expect",
-     b"x-forwarded-for", b"x-forwarded-proto")
+     b"x-forwarded-for", b"x-forwarded-proto", b"upgrade")
 )

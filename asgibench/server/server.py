@@ -165,6 +165,9 @@ class Server:
             if still_running:
                 logger.warning("cancelling %d request(s) after the graceful timeout",
                                len(still_running))
+                for conn in list(state.connections):
+                    if conn.worker in still_running:
+                        conn.shutdown_timed_out()  # 503 where nothing was sent yet
                 for task in still_running:
                     task.cancel()
                 await asyncio.wait(still_running, timeout=1)

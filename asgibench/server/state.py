@@ -22,6 +22,8 @@ class ServerState:
         self.limit_request_head = config.limit_request_head
         self.timeout_keep_alive = config.timeout_keep_alive
         self.timeout_request_head = config.timeout_request_head
+        self.timeout_request_body = config.timeout_request_body
+        self.upgrade_warned = False  # an unsupported Upgrade is logged once per process
         self.limit_concurrency = config.limit_concurrency
         self.limit_max_requests = config.limit_max_requests
         self.root_path = config.root_path
@@ -43,3 +45,7 @@ class ServerState:
         """Re-render Date; called once a second so requests never format it themselves."""
         self.date_line = http11.date_header() if self.config.date_header else b""
         self.default_headers = self.server_line + self.date_line
+
+    def error_response(self, status: int, reason: str) -> bytes:
+        """A response the server makes itself (400, 408, 500, 503...), with Server/Date."""
+        return http11.error_response(status, reason, self.default_headers)

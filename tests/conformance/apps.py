@@ -521,3 +521,112 @@ class SyncEntry:
 
     async def _respond(self, send: Any, entry: str | None) -> None:
         await respond(send, b"entry=%s" % str(entry).encode())
+
+
+# ---- streaming from other tasks, receive() after the response, large bodies
+
+
+class ChildTaskStream:
+    """Sends its whole response from a task it creates, as Starlette's StreamingResponse,
+    sse-starlette and Django's streaming responses do from a task group: the head, then
+    ``PARTS`` chunks ``INTERVAL`` s apart, chunked.
+
+    With ``watch=True`` the handler meanwhile loops on receive() until http.disconnect, as
+    Litestar's ``Stream`` does; ``received`` lists the message types it got. ``returned``
+    is set when the handler returns.
+    """
+
+    PARTS = 4
+    INTERVAL = 0.25
+
+    def __init__(self, watch: bool = False) -> None:
+        self.watch = watch
+        self.returned = threading.Event()
+        self.received: list[str] = []
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return await lifespan_protocol(receive, send)
+        if scope["path"] == "/ok":
+            return await respond(send, b"ok")
+
+        async def produce() -> None:
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"text/plain")]})
+            for index in range(self.PARTS):
+                await asyncio.sleep(self.INTERVAL)
+                await send({"type": "http.response.body", "body": b"%d." % index,
+                            "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+
+        task = asyncio.get_running_loop().create_task(produce())
+        try:
+            if self.watch:
+                while True:
+                    message = await asyncio.wait_for(receive(), 10)
+                    self.received.append(message["type"])
+                    if message["type"] == "http.disconnect":
+                        break
+            await task
+        finally:
+            self.returned.set()
+
+
+async def slow_stream(scope: Scope, receive: Any, send: Any) -> None:
+    """20 chunks 50 ms apart; sends go on (as no-ops) after the client has left."""
+    if scope["type"] == "lifespan":
+        return await lifespan_protocol(receive, send)
+    if scope["path"] == "/ok":
+        return await respond(send, b"ok")
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    for _ in range(20):
+        await send({"type": "http.response.body", "body": b"tick\n", "more_body": True})
+        await asyncio.sleep(0.05)
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def body_or_disconnect(scope: Scope, receive: Any, send: Any) -> None:
+    """Reads the body; returns quietly on http.disconnect, as frameworks do."""
+    if scope["type"] == "lifespan":
+        return await lifespan_protocol(receive, send)
+    if scope["path"] == "/ok":
+        return await respond(send, b"ok")
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        size += len(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    await respond(send, b"%d" % size)
+
+
+# One object, the same for every response: a server must not need a copy per reader.
+LARGE = bytes(range(256)) * (32 * 1024)  # 8 MiB
+
+
+async def large_body(scope: Scope, receive: Any, send: Any) -> None:
+    """``LARGE`` in one http.response.body; ``/chunked`` sends it without Content-Length."""
+    if scope["type"] == "lifespan":
+        return await lifespan_protocol(receive, send)
+    chunked = scope["path"] == "/chunked"
+    await respond(send, LARGE, content_length=not chunked)
+
+
+# Every pipelined request answered with this, so unread responses add up fast.
+PIPELINE_RESPONSE = b"r" * 48 * 1024
+
+
+class CountingResponder:
+    """Answers every request with ``PIPELINE_RESPONSE``; ``answered`` counts them."""
+
+    def __init__(self) -> None:
+        self.answered = 0
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return await lifespan_protocol(receive, send)
+        self.answered += 1
+        await respond(send, PIPELINE_RESPONSE)
+

@@ -3,6 +3,9 @@ for a complete response. The server keeps serving afterwards."""
 
 from __future__ import annotations
 
+import logging
+import time
+
 from . import apps
 from .conftest import get
 
@@ -28,6 +31,8 @@ def test_exception_before_start_gives_500(serve, caplog):
     assert response.status == 500
     assert response.body, "a 500 should say something"
     assert response.complete
+    assert response.header("server") == b"asgibench"
+    assert response.header("date")
     assert _app_tracebacks(caplog, "boom before start"), "no traceback logged for the app error"
     _still_serving(srv)
 
@@ -94,3 +99,30 @@ def test_response_header_injection_is_refused(serve, caplog):
     assert b"injected" not in bytes(client.received).lower()
     assert response.status == 500
     _still_serving(srv)
+
+
+def _server_errors(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name.startswith("asgibench") and r.levelno >= logging.ERROR]
+
+
+def test_clients_leaving_mid_request_are_not_app_errors(serve, caplog):
+    """A client that closes before its body is complete: the app is told http.disconnect
+    and returns without a response; that is the client's doing, not an app error."""
+    srv = serve(apps.body_or_disconnect)
+    for _ in range(30):
+        with srv.client() as client:
+            client.send(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n0123")
+    _still_serving(srv)
+    assert _server_errors(caplog) == []
+
+
+def test_clients_leaving_mid_response_are_not_app_errors(serve, caplog):
+    srv = serve(apps.slow_stream)
+    for _ in range(10):
+        with srv.client() as client:
+            client.send(get("/stream"))
+            client._fill("the first chunk")
+    time.sleep(1.2)  # every app has finished sending into the void
+    _still_serving(srv)
+    assert _server_errors(caplog) == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from . import apps
-from .conftest import count_status_lines, get, traceback_records
+from .conftest import count_status_lines, get, http_request, traceback_records
 
 SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n"
 
@@ -33,12 +33,14 @@ BAD_REQUESTS = {
     "content-length-two-different": _post(b"Content-Length: 5\r\nContent-Length: 6\r\n"),
     "content-length-list-different": _post(b"Content-Length: 5, 6\r\n"),
     "chunk-size-zz": _post(b"Transfer-Encoding: chunked\r\n", b"zz\r\nhello\r\n0\r\n\r\n"),
+    # 80 bits: a parser that accepts it waits for that much data, for ever.
+    "chunk-size-overflow": _post(b"Transfer-Encoding: chunked\r\n", b"ffffffffffffffffffff\r\nabc"),
     "http11-without-host": b"GET / HTTP/1.1\r\n\r\n",
     "http11-two-hosts": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
     "transfer-encoding-not-ending-in-chunked": _post(b"Transfer-Encoding: gzip\r\n"),
 }
 # Errors found in the head: the app must never be called.
-BODY_ERRORS = {"chunk-size-zz"}
+BODY_ERRORS = {"chunk-size-zz", "chunk-size-overflow"}
 # RFC 9112 §6.3 (4) says 400 when chunked is not the final coding; §6.1 lets a server
 # answer 501 to a coding it does not implement (h11 does). Both refuse and close.
 ALSO_ACCEPTED = {"transfer-encoding-not-ending-in-chunked": {501}}
@@ -56,6 +58,7 @@ def test_bad_request_gets_400_then_close(serve, caplog, name):
     assert response.status in expected, f"sent {BAD_REQUESTS[name]!r}, got {response!r}"
     assert rest == b""
     assert count_status_lines(bytes(client.received)) == 1
+    assert response.header("server") == b"asgibench", "the server's own response lacks Server"
     if name not in BODY_ERRORS:
         assert app.scopes == [], "the app was called for a malformed request head"
     assert traceback_records(caplog.records) == []
@@ -154,3 +157,33 @@ def test_server_keeps_serving_after_bad_input(serve):
             client.send_quiet(request)
             client.read_until_eof()
     assert srv.request(get("/")).status == 200
+
+
+def test_connect_is_answered_as_plain_http(serve, caplog):
+    """CONNECT (RFC 9110 §9.3.6) reaches the app like any method; the server tunnels
+    nothing, so the connection goes on as HTTP/1.1 and the next request is answered."""
+    app = apps.Recorder()
+    srv = serve(app)
+    with srv.client() as client:
+        client.send(
+            b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n" + get("/next")
+        )
+        first, second = client.read_responses(2)
+    assert first.status == 200 and second.status == 200
+    assert [s["method"] for s in app.scopes] == ["CONNECT", "GET"]
+    assert traceback_records(caplog.records) == []
+
+
+def test_unsupported_upgrade_is_answered_as_http_and_logged_once(serve, caplog):
+    srv = serve(apps.hello)
+    upgrade = [("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"),
+               ("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA")]
+    with srv.client() as client:
+        client.send(http_request("GET", "/", headers=upgrade) * 2)
+        responses = client.read_responses(2)
+    assert [r.status for r in responses] == [200, 200]
+    assert all(r.version == b"HTTP/1.1" for r in responses)
+    warnings = [r for r in caplog.records
+                if r.name.startswith("asgibench") and "upgrade" in r.getMessage().lower()]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert "h2c" in warnings[0].getMessage()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import apps
-from .conftest import count_status_lines, get, http_request
+from .conftest import HOST, count_status_lines, get, http_request
 
 
 def test_ten_pipelined_gets_in_order(serve):
@@ -92,3 +92,43 @@ def test_request_split_across_many_writes(serve):
         first, second = client.read_responses(2)
     assert first.body == b"POST /split?q=1\n0123456789"
     assert second.body == b"GET /next\n"
+
+
+def test_a_deep_pipeline_of_small_requests_is_answered_not_431(serve):
+    """Thousands of small requests in one write are not one large head (the head-size
+    limit counts each head, not the bytes of the requests before it)."""
+    srv = serve(apps.hello)
+    count = 5000
+    with srv.client(timeout=10, keep_log=False) as client:
+        client.send(get("/") * count)
+        responses = client.read_responses(count)
+    assert [r.status for r in responses] == [200] * count
+
+
+def test_a_client_that_pipelines_and_never_reads_is_not_read_without_end(serve):
+    """Back-pressure: while written responses are not read, no more requests are read."""
+    import socket
+    import time
+
+    app = apps.CountingResponder()
+    srv = serve(app, timeout_keep_alive=30)
+    count = 4000  # 4000 x 48 KiB = 188 MiB of responses if every request were answered
+    sock = socket.create_connection((HOST, srv.port), timeout=5)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+        sock.setblocking(False)
+        data = memoryview(get("/") * count)
+        sent = 0
+        deadline = time.monotonic() + 3
+        while sent < len(data) and time.monotonic() < deadline:
+            try:
+                sent += sock.send(data[sent:])
+            except BlockingIOError:
+                time.sleep(0.01)
+        time.sleep(0.5)  # let the server answer all it read
+        answered = app.answered
+    finally:
+        sock.close()
+    # Kernel buffers absorb a few MiB of responses (autotuned); the rest must wait.
+    assert answered < count // 4, f"{answered} of {count} answered while nothing was read"
+

@@ -51,8 +51,12 @@ def test_graceful_shutdown_timeout_in_process(serve):
             srv.server.request_exit()
             srv.thread.join(5)
             assert not srv.thread.is_alive(), "request_exit did not honour the graceful timeout"
-            data = busy.read_until_eof(timeout=5)
-            assert b"released" not in data
+            response = busy.read_final()
+            # Nothing was sent yet: 503 and a close, not a silent close.
+            assert response.status == 503
+            assert response.header("connection") == b"close"
+            assert busy.read_until_eof(timeout=5) == b""
+            assert b"released" not in bytes(busy.received)
     finally:
         app.release.set()
 

@@ -7,6 +7,7 @@ timer did not fire before its time.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from . import apps
@@ -89,3 +90,68 @@ def test_slow_app_is_not_cut_by_timeouts(serve):
         response = client.read_final()
     assert response.status == 200
     assert response.body == b"GET /?sleep=0.5\n"
+
+
+# ---- --timeout-request-body: a body that stops arriving
+
+
+def test_a_stalled_body_gets_408_and_a_close(serve):
+    srv = serve(apps.echo, timeout_request_body=SHORT, timeout_request_head=LONG)
+    with srv.client() as client:
+        client.send(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n0123456789")
+        started = time.monotonic()
+        response = client.read_final()
+        assert response.status == 408
+        assert response.header("connection") == b"close"
+        assert client.read_until_eof() == b""
+        assert time.monotonic() - started >= SHORT * 0.9
+
+
+def test_a_stalled_chunked_body_gets_408(serve):
+    srv = serve(apps.echo, timeout_request_body=SHORT, timeout_request_head=LONG)
+    with srv.client() as client:
+        client.send(b"POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"5\r\nhel")
+        assert client.read_final().status == 408
+
+
+def test_a_body_that_keeps_coming_is_not_cut(serve):
+    srv = serve(apps.echo, timeout_request_body=SHORT, timeout_request_head=LONG)
+    with srv.client() as client:
+        client.send(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n")
+        for byte in b"0123456789":  # one byte every SHORT/3: slow, but never stalled
+            time.sleep(SHORT / 3)
+            client.send(bytes([byte]))
+        response = client.read_final()
+    assert (response.status, response.body) == (200, b"POST /up\n0123456789")
+
+
+def test_the_body_timer_waits_for_100_continue(serve):
+    """A client that asked for 100 Continue sends nothing until the app reads: the app
+    taking its time is not the client stalling."""
+    srv = serve(apps.echo, timeout_request_body=SHORT, timeout_request_head=LONG)
+    with srv.client() as client:
+        client.send(b"POST /up?sleep=%.1f HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                    b"Expect: 100-continue\r\n\r\n" % (SHORT * 3))
+        interim = client.read_response()
+        assert interim.status == 100
+        client.send(b"hello")
+        response = client.read_final()
+    assert (response.status, response.body) == (200, b"POST /up?sleep=0.9\nhello")
+
+
+def test_the_body_timer_does_not_run_while_the_app_is_behind(serve):
+    """Reading is paused because the app has not read the buffered body: no 408."""
+    app = apps.SlowUpload()
+    srv = serve(app, timeout_request_body=SHORT, timeout_request_head=LONG)
+    body = b"x" * (4 << 20)
+    with srv.client(timeout=10) as client:
+        sender = threading.Thread(target=client.send_quiet, args=(
+            b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body) + body,))
+        sender.start()
+        time.sleep(SHORT * 4)  # the app reads nothing for a while
+        app.release.set()
+        sender.join(10)
+        response = client.read_final()
+    assert response.status == 200
+    assert response.body.startswith(b"%d " % len(body))

@@ -149,3 +149,35 @@ def test_h11_without_its_private_state_call_gives_the_same_events(monkeypatch):
     assert parse("h11", stream) == fast
     assert [event[2] for event in fast if event[0] == "head"] == [b"/a", b"/b", b"/c", b"/d",
                                                                   b"/e"]
+
+
+@pytest.mark.parametrize("name", PARSERS)
+def test_a_deep_pipeline_in_one_read_is_not_one_large_head(name):
+    """3,900 small requests and the start of one more, in one read: no 431."""
+    request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    events = parse(name, request * 3900 + b"GET /")
+    assert events.count(("end",)) == 3900
+    assert events[-1] == ("end",)
+
+
+@pytest.mark.parametrize("name", PARSERS)
+def test_many_tiny_chunks_before_a_partial_head_are_not_counted_as_head(name):
+    body = b"1\r\na\r\n" * 40000 + b"0\r\n\r\n"
+    stream = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+    events = parse(name, stream + b"GET /next HTTP/1.1\r\nHost: h\r\n")
+    assert [e[0] for e in merge_body(events)] == ["head", "body", "end"]
+
+
+@pytest.mark.parametrize("name", PARSERS)
+def test_an_overflowing_chunk_size_is_a_400(name):
+    stream = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert parse(name, stream + b"ffffffffffffffffffff\r\nabc")[-1] == ("error", 400)
+
+
+@pytest.mark.parametrize("name", PARSERS)
+def test_connect_then_a_request_parses_as_two_requests(name):
+    stream = (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+              b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    events = parse(name, stream)
+    assert [e[0] for e in events] == ["head", "end", "head", "end"]
+    assert events[0][1:3] == (b"CONNECT", b"example.com:443")
