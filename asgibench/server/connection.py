@@ -48,6 +48,11 @@ class HTTPConnection(asyncio.Protocol):
         # One task runs this connection's requests in order while any are queued, so a
         # pipelined burst costs one task and one write, not one of each per request.
         self.worker: asyncio.Task[None] | None = None
+        # The request whose app the worker is running. Once its response is complete the
+        # app may go on (background tasks); the next request then gets a new worker and
+        # the old one, detached, ends with its app. ``generation`` tells them apart.
+        self.running: RequestCycle | None = None
+        self.generation = 0
         self.out: list[bytes] = []
         self.out_size = 0
         # True only while the worker runs app code without waiting: its writes are batched
@@ -167,16 +172,29 @@ class HTTPConnection(asyncio.Protocol):
             self.buffered > READ_HIGH_WATER or len(self.pending) > PIPELINE_HIGH_WATER
         ):
             self._pause_reading()
-        if self.pending and self.worker is None:
-            # Started once every request of this read is queued, so a pipelined burst
-            # is answered by one task in one write. (_start_worker() inlined: hot path.)
-            task = _start_task(self._work(), self.loop)
-            if not task.done():  # else it answered everything eagerly (3.12+)
-                self.worker = task
-                self.state.tasks.add(task)
+        if self.pending:
+            if self.worker is None:
+                # Started once every request of this read is queued, so a pipelined burst
+                # is answered by one task in one write. (_start_worker() inlined: hot path.)
+                task = _start_task(self._work(self.generation), self.loop)
+                if not task.done():  # else it answered everything eagerly (3.12+)
+                    self.worker = task
+                    self.state.tasks.add(task)
+            elif self.cycle is None and self.running is not None:
+                # The running app's response is complete but the app goes on (FastAPI's
+                # BackgroundTasks): the new request does not wait for it.
+                self._detach_worker()
+                self._start_worker()
+
+    def _detach_worker(self) -> None:
+        worker = self.worker
+        self.generation += 1
+        self.running = None
+        self.worker = None
+        worker.add_done_callback(self.state.tasks.discard)  # shutdown still waits for it
 
     def _start_worker(self) -> None:
-        task = _start_task(self._work(), self.loop)
+        task = _start_task(self._work(self.generation), self.loop)
         if not task.done():  # else it answered everything eagerly (3.12+)
             self.worker = task
             self.state.tasks.add(task)
@@ -254,10 +272,11 @@ class HTTPConnection(asyncio.Protocol):
             self._cancel_timer()
         self.pending.append(item)
 
-    async def _work(self) -> None:
+    async def _work(self, generation: int) -> None:
         state = self.state
         pending = self.pending
         try:
+            # A worker is detached only while its app runs: checked when the app returns.
             while pending and not self.transport.is_closing():
                 if self.writing_paused:
                     # The client is not reading: answer no more until it catches up.
@@ -273,7 +292,7 @@ class HTTPConnection(asyncio.Protocol):
                 if type(item) is ProtocolError:
                     self._send_error(item)
                     return
-                self.cycle = item
+                self.cycle = self.running = item
                 app = state.app
                 limit = state.limit_concurrency
                 if limit is not None and (
@@ -304,10 +323,13 @@ class HTTPConnection(asyncio.Protocol):
                     item.app_returned()
                 finally:
                     state.active -= 1
+                if generation != self.generation:
+                    return  # detached: what was queued meanwhile is a new worker's
+                self.running = None
                 if self.reading_paused:
                     self._maybe_resume_reading()
         finally:
-            if self.worker is not None:
+            if generation == self.generation and self.worker is not None:
                 state.tasks.discard(self.worker)
                 self.worker = None
             self.batching = False

@@ -630,3 +630,20 @@ class CountingResponder:
         self.answered += 1
         await respond(send, PIPELINE_RESPONSE)
 
+
+class BackgroundWork:
+    """Completes its response, then goes on working for ``WORK`` s (as Starlette's
+    BackgroundTasks do inside the app call); ``finished`` counts the work that ended."""
+
+    WORK = 1.0
+
+    def __init__(self) -> None:
+        self.finished = 0
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return await lifespan_protocol(receive, send)
+        await respond(send, b"done")
+        if scope["path"] == "/background":
+            await asyncio.sleep(self.WORK)
+            self.finished += 1

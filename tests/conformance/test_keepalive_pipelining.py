@@ -132,3 +132,22 @@ def test_a_client_that_pipelines_and_never_reads_is_not_read_without_end(serve):
     # Kernel buffers absorb a few MiB of responses (autotuned); the rest must wait.
     assert answered < count // 4, f"{answered} of {count} answered while nothing was read"
 
+
+def test_the_next_request_does_not_wait_for_the_previous_apps_background_work(serve):
+    """Once a response is complete, the next request on the connection is answered even
+    while the previous app goes on (FastAPI's BackgroundTasks), as uvicorn does."""
+    import time
+
+    app = apps.BackgroundWork()
+    srv = serve(app, timeout_keep_alive=30)
+    with srv.client() as client:
+        client.send(get("/background"))
+        assert client.read_final().body == b"done"
+        started = time.monotonic()
+        client.send(get("/quick"))
+        assert client.read_final().body == b"done"
+        waited = time.monotonic() - started
+        assert waited < app.WORK / 2, f"the second request waited {waited:.2f} s"
+        assert app.finished == 0
+    srv.stop()  # a graceful stop waits for the background work
+    assert app.finished == 1
