@@ -63,7 +63,7 @@ measure() {
         fi
         parts+=("$part")
     done
-    python -m asgibench.reports merge "${parts[@]}" -o "$dest" 2>/dev/null
+    python -m asgibench merge "${parts[@]}" -o "$dest" 2>/dev/null
 }
 
 if [ "${1:-}" = "--baseline" ]; then
@@ -85,12 +85,7 @@ if [ ! -f "$baseline" ]; then
     exit 2
 fi
 
-# `bench compare` through the main CLI when it is registered there, else on its own.
-if python -m asgibench compare --help >/dev/null 2>&1; then
-    compare=(python -m asgibench compare)
-else
-    compare=(python -m asgibench.reports compare)
-fi
+compare=(python -m asgibench compare)
 
 attempt=0
 while :; do

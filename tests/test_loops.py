@@ -88,16 +88,15 @@ def _assert_no_running_loop() -> None:
 
 
 def test_names_and_display_order() -> None:
-    assert loops.BACKEND_NAMES == (
-        "auto",
+    assert loops.LOOPS.names() == [
         "asyncio",
         "selector",
         "proactor",
         "uvloop",
         "winloop",
         "rloop",
-    )
-    assert ALL_NAMES == list(loops.BACKEND_NAMES[1:])
+    ]
+    assert ALL_NAMES == loops.LOOPS.names()
     assert loops.backends() == loops.backends()  # stable
     names = loops.available()
     assert "auto" not in names
@@ -119,7 +118,7 @@ def test_backend_fields() -> None:
 
 def test_import_does_not_import_third_party_loops() -> None:
     code = (
-        "import sys, asgibench.loops as l; l.BACKEND_NAMES; l.backends();"
+        "import sys, asgibench.loops as l; l.LOOPS.names(); l.backends();"
         f"print(sorted(set(sys.modules) & {set(THIRD_PARTY)!r}))"
     )
     out = subprocess.run(

@@ -1,13 +1,9 @@
 """The benchmark app: one raw ASGI 3 app serving TechEmpower's routes, run unchanged by
 every server the harness compares (``bench serve``, uvicorn, hypercorn, granian).
 
-Routes (TFB's spec, see ``../shared/techempower.md``):
-
-* ``GET /plaintext`` -- ``Hello, World!`` as ``text/plain`` (a prebuilt body is allowed by
-  TFB; the response itself is built per request).
-* ``GET /json`` -- ``{"message": "Hello, World!"}``, the object built and serialised with
-  :func:`json.dumps` on every request, as ``application/json``.
-* anything else -- 404 ``Not Found``.
+Routes: one per registered test type, served by the test type's own ``handler`` (see
+``asgibench/harness/testtypes/`` and ``docs/techempower.md``); anything else is 404
+``Not Found``.
 
 The app sets ``Content-Type`` and ``Content-Length``; ``Server`` and ``Date`` are the
 server's job. Lifespan is supported (startup/shutdown complete immediately).
@@ -19,31 +15,27 @@ HTTP request first does ``await asyncio.sleep(delay)`` -- a deliberately slowed 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from asgibench.harness import testtypes
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-#: The app's import string, as given to every server.
-APP_IMPORT = "asgibench.harness.app:app"
 DELAY_ENV = "ASGIBENCH_APP_DELAY_MS"
 
-PLAINTEXT_BODY = b"Hello, World!"
-_PLAINTEXT_HEADERS = [
-    (b"content-type", b"text/plain"),
-    (b"content-length", str(len(PLAINTEXT_BODY)).encode("ascii")),
-]
 _NOT_FOUND_BODY = b"Not Found"
 _NOT_FOUND_HEADERS = [
     (b"content-type", b"text/plain"),
     (b"content-length", str(len(_NOT_FOUND_BODY)).encode("ascii")),
 ]
-_JSON_CONTENT_TYPE = (b"content-type", b"application/json")
+#: path -> handler, one per registered test type: each test type owns its route.
+ROUTES = {test.path: test.handler for test in map(testtypes.get, testtypes.names())
+          if test.handler is not None}
 
 
 def _read_delay() -> float:
@@ -64,24 +56,18 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     """The ASGI 3 entry point."""
     kind = scope["type"]
     if kind == "http":
-        await _http(scope, send)
+        await _http(scope, receive, send)
     elif kind == "lifespan":
         await _lifespan(receive, send)
     # websocket and unknown scopes: return without accepting; servers answer 403/close.
 
 
-async def _http(scope: Scope, send: Send) -> None:
+async def _http(scope: Scope, receive: Receive, send: Send) -> None:
     if DELAY_S:
         await asyncio.sleep(DELAY_S)
-    path = scope["path"]
-    if path == "/plaintext":
-        await send({"type": "http.response.start", "status": 200, "headers": _PLAINTEXT_HEADERS})
-        await send({"type": "http.response.body", "body": PLAINTEXT_BODY})
-    elif path == "/json":
-        body = json.dumps({"message": "Hello, World!"}).encode("utf-8")
-        headers = [_JSON_CONTENT_TYPE, (b"content-length", str(len(body)).encode("ascii"))]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    handler = ROUTES.get(scope["path"])
+    if handler is not None:
+        await handler(scope, receive, send)
     else:
         await send({"type": "http.response.start", "status": 404, "headers": _NOT_FOUND_HEADERS})
         await send({"type": "http.response.body", "body": _NOT_FOUND_BODY})

@@ -3,10 +3,10 @@ driver's own ceiling.
 
 A raw :class:`asyncio.Protocol` on the fastest available loop that answers every request
 it reads -- pipelined ones too, all answers of one read in one write -- with a prebuilt
-response chosen by the request path: the benchmark app's ``/plaintext`` and ``/json``
-bodies with the same headers (``Server``, a ``Date`` re-rendered every second,
-``Content-Type``, ``Content-Length``), 404 otherwise. No ASGI, no real parser: whatever
-a driver reaches against it is that driver's ceiling on this machine.
+response chosen by the request path: each test type's canned body, with the same headers
+the servers send (``Server``, a ``Date`` re-rendered every second, ``Content-Type``,
+``Content-Length``), 404 otherwise. No ASGI, no real parser: whatever a driver reaches
+against it is that driver's ceiling on this machine.
 
 Run it as a subprocess::
 
@@ -20,21 +20,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import signal
 import sys
 import time
 from email.utils import formatdate
 
-from asgibench.harness.app import PLAINTEXT_BODY
+from asgibench.harness import testtypes
 
+#: path -> (status, Content-Type, body): each registered test type's canned response.
 _BODIES: dict[bytes, tuple[bytes, bytes, bytes]] = {
-    b"/plaintext": (b"200 OK", b"text/plain", PLAINTEXT_BODY),
-    b"/json": (
-        b"200 OK",
-        b"application/json",
-        json.dumps({"message": "Hello, World!"}).encode("utf-8"),
-    ),
+    test.path.encode("ascii"): (b"200 OK", *test.canned)
+    for test in map(testtypes.get, testtypes.names()) if test.canned is not None
 }
 _NOT_FOUND = (b"404 Not Found", b"text/plain", b"Not Found")
 

@@ -2,34 +2,25 @@
 
 uvicorn 0.36+ accepts ``--loop module:callable`` and uses the callable as its loop
 factory, so uvicorn runs on exactly the loop class ``bench serve --loop <name>`` uses.
+``loop_<name>`` exists for every loop in :data:`asgibench.loops.LOOPS` (a module
+``__getattr__``, PEP 562), so a new loop backend needs nothing here.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from asgibench import loops
 
 
-def loop_asyncio() -> asyncio.AbstractEventLoop:
-    return loops.new_event_loop("asyncio")
+def __getattr__(attribute: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    name = attribute.removeprefix("loop_")
+    if attribute.startswith("loop_") and name in loops.LOOPS:
 
+        def factory() -> asyncio.AbstractEventLoop:
+            return loops.new_event_loop(name)
 
-def loop_selector() -> asyncio.AbstractEventLoop:
-    return loops.new_event_loop("selector")
-
-
-def loop_proactor() -> asyncio.AbstractEventLoop:
-    return loops.new_event_loop("proactor")
-
-
-def loop_uvloop() -> asyncio.AbstractEventLoop:
-    return loops.new_event_loop("uvloop")
-
-
-def loop_winloop() -> asyncio.AbstractEventLoop:
-    return loops.new_event_loop("winloop")
-
-
-def loop_rloop() -> asyncio.AbstractEventLoop:
-    return loops.new_event_loop("rloop")
+        factory.__name__ = attribute
+        return factory
+    raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")

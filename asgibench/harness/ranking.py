@@ -1,6 +1,8 @@
-"""Ranking, TechEmpower's rule with spread over repeats.
+"""Ranking: TechEmpower's rule with spread over repeats; the one implementation that the
+results file's stored ranking, ``bench run --show`` and every report use.
 
-Per test type and per (server, loop, parser) that passed verification and ran:
+Per test type and per configuration (server, loop, parser; and run label when several
+runs are ranked together) that passed verification and was measured:
 
 * each level's figure is the **median** over repeats of (requests - non-2xx - wrong
   bodies) / duration -- TFB has one run per level; the median of several is its robust
@@ -10,23 +12,31 @@ Per test type and per (server, loop, parser) that passed verification and ran:
 * entries are ranked by that figure; ``% of best`` is relative to the top one; an entry
   whose min..max range overlaps the next one's is flagged as tied within noise.
 
-The composite score (only with 2+ test types, only for entries that ran all of them):
-each type's figure normalised to that type's best, times TFB's weight, summed.
+The composite score (only with 2+ test types, only for configurations that have all of
+them): each type's figure normalised to that type's best, times TFB's weight, summed.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from asgibench.harness import testtypes
 
+if TYPE_CHECKING:
+    from asgibench.harness.results import Entry, Level, Run
+
+
+def config_label(server: str, loop: str, parser: str, run: str = "") -> str:
+    text = f"{server} {loop}/{parser}"
+    return f"{text} [{run}]" if run else text
+
 
 @dataclass
-class Row:
+class RankRow:
     rank: int
+    run: str  # the run's label when several runs are ranked together, else ""
     server: str
     loop: str
     parser: str
@@ -36,11 +46,15 @@ class Row:
     max_rps: float
     repeats: int
     concurrency: int
+    pipeline: int
     pct_of_best: float
-    p99_ms: float
+    p50_ms: float | None
+    p99_ms: float | None
     errors: int  # socket errors + timeouts + non-2xx + wrong bodies, all levels and repeats
     client_bound: bool
     tied_with_next: bool = False
+    levels: list[Level] = field(default_factory=list, repr=False)
+    chosen: Level | None = field(default=None, repr=False)
 
     @property
     def spread_pct(self) -> float:
@@ -49,55 +63,85 @@ class Row:
             return 0.0
         return (self.max_rps - self.min_rps) / 2 / self.requests_per_s * 100
 
+    @property
+    def config(self) -> str:
+        return config_label(self.server, self.loop, self.parser)
+
+    def stored(self) -> dict[str, Any]:
+        """The row as the results file's ``ranking`` section keeps it."""
+        return {
+            "rank": self.rank, "server": self.server, "loop": self.loop,
+            "parser": self.parser, "test": self.test,
+            "requests_per_s": round(self.requests_per_s, 3),
+            "min_rps": round(self.min_rps, 3), "max_rps": round(self.max_rps, 3),
+            "repeats": self.repeats, "concurrency": self.concurrency,
+            "pct_of_best": round(self.pct_of_best, 3),
+            "p99_ms": round(self.p99_ms or 0.0, 3), "errors": self.errors,
+            "client_bound": self.client_bound, "tied_with_next": self.tied_with_next,
+            "spread_pct": round(self.spread_pct, 2),
+        }
+
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["spread_pct"] = round(self.spread_pct, 2)
-        for key in ("requests_per_s", "min_rps", "max_rps", "pct_of_best", "p99_ms"):
-            out[key] = round(out[key], 3)
-        return out
+        """The row as ``bench report --format json`` gives it."""
+        return {
+            "rank": self.rank, "run": self.run, "server": self.server, "loop": self.loop,
+            "parser": self.parser, "test": self.test,
+            "requests_per_s": round(self.requests_per_s, 3),
+            "min_rps": round(self.min_rps, 3), "max_rps": round(self.max_rps, 3),
+            "repeats": self.repeats, "spread_pct": round(self.spread_pct, 2),
+            "pct_of_best": round(self.pct_of_best, 2),
+            "p50_ms": None if self.p50_ms is None else round(self.p50_ms, 4),
+            "p99_ms": None if self.p99_ms is None else round(self.p99_ms, 4),
+            "errors": self.errors, "concurrency": self.concurrency,
+            "pipeline": self.pipeline, "client_bound": self.client_bound,
+            "tied_with_next": self.tied_with_next,
+        }
 
 
-def repeat_errors(repeat: dict[str, Any]) -> int:
-    return sum(repeat["errors"].values()) + repeat["non_2xx"] + repeat["bad_body"]
+def rankable(entry: Entry) -> bool:
+    """Passed verification (or was not verified) and has a status of ``ok``."""
+    verification = entry.verification
+    return entry.status == "ok" and (verification is None or verification.passed)
 
 
-def level_figure(level: dict[str, Any]) -> tuple[float, float, float, float, bool]:
-    """(median rps, min, max, median p99, client-bound?) over a level's repeats."""
-    repeats = level["repeats"]
-    rps = [r["requests_per_s"] for r in repeats]
-    p99 = [r["latency_ms"]["p99"] for r in repeats]
-    bound = any(r.get("client_bound") for r in repeats)
-    return statistics.median(rps), min(rps), max(rps), statistics.median(p99), bound
-
-
-def rank(entries: Iterable[dict[str, Any]], test: str) -> list[Row]:
-    """Ranked rows for one test type (only entries with status ``ok`` and data)."""
-    try:
-        rule = testtypes.get(test).ranking
-    except Exception:  # an unknown type in an old results file: TFB's default rule
-        rule = "best"
-    rows: list[Row] = []
-    for entry in entries:
-        if entry["test"] != test or entry["status"] != "ok":
+def rank(entries: Iterable[tuple[str, Entry]], test: str) -> list[RankRow]:
+    """Ranked rows for one test type from ``(run label, entry)`` pairs; only rankable
+    entries with at least one measured level take part."""
+    rule = testtypes.ranking_rule(test)
+    rows: list[RankRow] = []
+    for label, entry in entries:
+        if entry.test != test or not rankable(entry):
             continue
-        levels = [lv for lv in entry["levels"] if lv["repeats"]]
+        levels = entry.measured_levels
         if not levels:
             continue
-        if rule == "last":
-            chosen = levels[-1]
-        else:
-            chosen = max(levels, key=lambda lv: level_figure(lv)[0])
-        median, low, high, p99, bound = level_figure(chosen)
-        errors = sum(repeat_errors(r) for lv in levels for r in lv["repeats"])
-        rows.append(Row(0, entry["server"], entry["loop"], entry["parser"], test, median, low,
-                        high, len(chosen["repeats"]), chosen["concurrency"], 0.0, p99, errors,
-                        bound))
-    rows.sort(key=lambda row: (-row.requests_per_s, row.server, row.loop, row.parser))
+        chosen = levels[-1] if rule == "last" else max(levels, key=lambda lv: lv.median_rps)
+        rows.append(RankRow(
+            0, label, entry.server, entry.loop, entry.parser, test, chosen.median_rps,
+            chosen.min_rps, chosen.max_rps, len(chosen.repeats), chosen.concurrency,
+            chosen.pipeline, 0.0, chosen.median_latency("p50"), chosen.median_latency("p99"),
+            sum(level.errors for level in levels), chosen.client_bound,
+            levels=levels, chosen=chosen,
+        ))
+    rows.sort(key=lambda row: (-row.requests_per_s, row.server, row.loop, row.parser,
+                               row.run))
     assign_ranks(rows)
     return rows
 
 
-def assign_ranks(rows: list[Any]) -> None:
+def rank_runs(runs: Sequence[Run], tests: Sequence[str], labelled: bool
+              ) -> dict[str, list[RankRow]]:
+    """Rankings of several runs together (rows carry the run's label when ``labelled``)."""
+    pairs = [(run.label if labelled else "", entry) for run in runs for entry in run.entries]
+    return {test: rank(pairs, test) for test in tests}
+
+
+def rank_run(run: Run) -> dict[str, list[RankRow]]:
+    """One run's rankings, for its settings' test types."""
+    return rank_runs([run], run.settings.tests, labelled=False)
+
+
+def assign_ranks(rows: list[RankRow]) -> None:
     """Number rows already sorted best first; set % of the best and overlapping ranges.
 
     Two neighbours are "tied" when both have repeats and their min..max ranges overlap:
@@ -116,41 +160,44 @@ def assign_ranks(rows: list[Any]) -> None:
 @dataclass
 class CompositeRow:
     rank: int
+    run: str
     server: str
     loop: str
     parser: str
     score: float
     parts: dict[str, float]  # test -> weighted, normalised figure
 
+    def stored(self) -> dict[str, Any]:
+        return {"rank": self.rank, "server": self.server, "loop": self.loop,
+                "parser": self.parser, "score": round(self.score, 4),
+                "parts": {k: round(v, 4) for k, v in self.parts.items()}}
+
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["score"] = round(self.score, 4)
-        out["parts"] = {k: round(v, 4) for k, v in self.parts.items()}
-        return out
+        return {"rank": self.rank, "run": self.run, "server": self.server, "loop": self.loop,
+                "parser": self.parser, "score": round(self.score, 4),
+                "parts": {k: round(v, 4) for k, v in self.parts.items()}}
 
 
-def composite(rankings: dict[str, list[Row]]) -> list[CompositeRow]:
+def weights(rankings: dict[str, list[RankRow]]) -> dict[str, float]:
+    """The composite weight of each test type that has ranked rows."""
+    return {test: testtypes.weight(test) for test, rows in rankings.items() if rows}
+
+
+def composite(rankings: dict[str, list[RankRow]]) -> list[CompositeRow]:
     """TFB-style composite over the types in ``rankings`` (empty with fewer than 2)."""
-    tests = [test for test, rows in rankings.items() if rows]
+    weight = weights(rankings)
+    tests = list(weight)
     if len(tests) < 2:
         return []
-    best = {test: rankings[test][0].requests_per_s for test in tests}
-    by_key: dict[tuple[str, str, str], dict[str, float]] = {}
+    by_key: dict[tuple[str, str, str, str], dict[str, float]] = {}
     for test in tests:
-        try:
-            weight = testtypes.get(test).weight
-        except Exception:
-            weight = 1.0
+        best = rankings[test][0].requests_per_s
         for row in rankings[test]:
-            parts = by_key.setdefault((row.server, row.loop, row.parser), {})
-            parts[test] = weight * (row.requests_per_s / best[test] if best[test] else 0.0)
+            parts = by_key.setdefault((row.run, row.server, row.loop, row.parser), {})
+            parts[test] = weight[test] * (row.requests_per_s / best if best else 0.0)
     rows = [CompositeRow(0, *key, sum(parts.values()), parts)
             for key, parts in by_key.items() if len(parts) == len(tests)]
-    rows.sort(key=lambda row: (-row.score, row.server, row.loop, row.parser))
+    rows.sort(key=lambda row: (-row.score, row.server, row.loop, row.parser, row.run))
     for index, row in enumerate(rows):
         row.rank = index + 1
     return rows
-
-
-def rank_all(entries: list[dict[str, Any]], tests: list[str]) -> dict[str, list[Row]]:
-    return {test: rank(entries, test) for test in tests}

@@ -1,9 +1,17 @@
-"""Results files: one JSON document per run, schema ``asgibench.results/1``.
+"""Results files as a typed model: :class:`Run` -> :class:`Entry` -> :class:`Level` ->
+:class:`Repeat`, plus the driver's :class:`Ceiling` records (pyperf's Run/Benchmark/Suite
+idea: every consumer reads these classes, never the raw JSON).
 
-The format is documented in ``results/README.md`` and specified by
-:data:`asgibench.harness.schema.SCHEMA`. :func:`write` validates before writing;
+One JSON document per run, schema ``asgibench.results/1``, documented in
+``results/README.md`` and specified by :data:`asgibench.harness.schema.SCHEMA`.
+``Run.from_dict(doc).to_dict()`` gives ``doc`` back: keys this version does not model are
+kept in each object's ``extra`` (older and newer files load and write without loss). The
+``ranking`` and ``composite`` sections are derived: :func:`write` recomputes them with
+:mod:`asgibench.harness.ranking`, the one ranking every report uses.
+
 :func:`read` raises :class:`~asgibench.errors.BenchError` (one line) for a file that is
-missing, unreadable, not JSON, of another schema version, or invalid.
+missing, unreadable, not JSON, of another schema version, or invalid; :func:`write`
+validates before writing.
 """
 
 from __future__ import annotations
@@ -12,84 +20,459 @@ import json
 import os
 import platform
 import re
-import subprocess
-import sys
-from datetime import datetime, timezone
-from importlib import metadata
+import statistics
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from asgibench.errors import BenchError
-from asgibench.harness import schema
+from asgibench.harness import ranking, schema
 
 SCHEMA_ID = schema.SCHEMA_ID
-#: Packages whose versions every results file records (None when not installed).
-PACKAGES = ("asgibench", "uvloop", "winloop", "rloop", "httptools", "h11", "zttp",
-            "uvicorn", "hypercorn", "granian", "httpx", "click", "rich")
+
+#: Latency percentile keys, in order, a measurement may carry (ms), with the spellings
+#: drivers have used for each. The schema requires p50..p99; p99.9 is read when present.
+PERCENTILE_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("p50", ("p50",)),
+    ("p75", ("p75",)),
+    ("p90", ("p90",)),
+    ("p99", ("p99",)),
+    ("p99.9", ("p99.9", "p999", "p99_9")),
+    ("max", ("max",)),
+)
+ERROR_KINDS = ("connect", "read", "write", "timeout")
 
 
-def cpu_model() -> str | None:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    if sys.platform == "darwin":
-        try:
-            out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"],
-                                 capture_output=True, text=True, timeout=5, check=False)
-            if out.stdout.strip():
-                return out.stdout.strip()
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-    return platform.processor() or None
+def _split(raw: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
+    """The keys of ``raw`` that the model does not know, kept for a lossless round trip."""
+    return {key: value for key, value in raw.items() if key not in known}
 
 
-def git_info() -> dict[str, Any]:
-    """The commit of the asgibench checkout (None when not run from a git checkout)."""
-    here = Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"],
-                              capture_output=True, text=True, timeout=5, check=False)
-        if head.returncode != 0:
-            return {"commit": None, "dirty": None}
-        status = subprocess.run(["git", "-C", str(here), "status", "--porcelain",
-                                 "--untracked-files=no"],
-                                capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return {"commit": None, "dirty": None}
-    dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
-    return {"commit": head.stdout.strip(), "dirty": dirty}
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
 
-def package_versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+@dataclass
+class Measurement:
+    """One load measurement (a driver's result). Latencies in milliseconds."""
+
+    requests: int
+    duration_s: float
+    requests_per_s: float
+    latency_ms: dict[str, float]
+    errors: dict[str, int]
+    non_2xx: int = 0
+    bad_body: int = 0
+    checked: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _KEYS = ("requests", "duration_s", "requests_per_s", "latency_ms", "errors", "non_2xx",
+             "bad_body", "checked")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Measurement:
+        return cls(**cls._known(raw), extra=_split(raw, cls._all_keys()))
+
+    @classmethod
+    def _all_keys(cls) -> tuple[str, ...]:
+        return cls._KEYS
+
+    @classmethod
+    def _known(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "requests": raw["requests"], "duration_s": raw["duration_s"],
+            "requests_per_s": raw["requests_per_s"], "latency_ms": dict(raw["latency_ms"]),
+            "errors": dict(raw["errors"]), "non_2xx": raw.get("non_2xx", 0),
+            "bad_body": raw.get("bad_body", 0), "checked": raw.get("checked", 0),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"requests": self.requests, "duration_s": self.duration_s,
+                "requests_per_s": self.requests_per_s, "latency_ms": dict(self.latency_ms),
+                "errors": dict(self.errors), "non_2xx": self.non_2xx,
+                "bad_body": self.bad_body, "checked": self.checked, **self.extra}
+
+    @property
+    def error_count(self) -> int:
+        """Socket errors, timeouts, non-2xx responses and wrong bodies."""
+        total = sum(int(v) for v in self.errors.values() if _number(v) is not None)
+        return total + int(self.non_2xx or 0) + int(self.bad_body or 0)
+
+    def latency(self, key: str) -> float | None:
+        """The ``key`` percentile (one of PERCENTILE_KEYS' names), or None if not recorded."""
+        aliases = dict(PERCENTILE_KEYS).get(key, (key,))
+        for alias in aliases:
+            value = _number(self.latency_ms.get(alias))
+            if value is not None:
+                return value
+        return None
 
 
-def environment(usable_cpus: list[int]) -> dict[str, Any]:
-    uname = platform.uname()
-    return {
-        "os": {"system": uname.system, "release": uname.release,
-               "platform": platform.platform()},
-        "cpu": {"model": cpu_model(), "cores": os.cpu_count() or 1,
-                "usable_cpus": usable_cpus, "machine": uname.machine},
-        "python": {"implementation": platform.python_implementation(),
-                   "version": platform.python_version(), "executable": sys.executable},
-        "packages": package_versions(),
-        "git": git_info(),
-    }
+@dataclass
+class Repeat(Measurement):
+    """One level measured once, in round ``round`` of an interleaved run."""
+
+    round: int = 1
+    client_bound: bool = False
+
+    @classmethod
+    def _all_keys(cls) -> tuple[str, ...]:
+        return (*cls._KEYS, "round", "client_bound")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Repeat:
+        return cls(**cls._known(raw), round=int(raw.get("round") or 1),
+                   client_bound=bool(raw.get("client_bound")),
+                   extra=_split(raw, cls._all_keys()))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["round"] = self.round
+        out["client_bound"] = self.client_bound
+        return out
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+@dataclass
+class Level:
+    """One concurrency level of one entry, with a repeat per round that measured it."""
+
+    concurrency: int
+    pipeline: int = 1
+    repeats: list[Repeat] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Level:
+        return cls(int(raw["concurrency"]), int(raw.get("pipeline") or 1),
+                   [Repeat.from_dict(r) for r in raw.get("repeats") or []],
+                   _split(raw, ("concurrency", "pipeline", "repeats")))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"concurrency": self.concurrency, "pipeline": self.pipeline,
+                "repeats": [r.to_dict() for r in self.repeats], **self.extra}
+
+    # TechEmpower's figure for a level: good responses per second; over repeats, the
+    # median, with min..max as the spread.
+
+    @property
+    def rps(self) -> list[float]:
+        return [float(r.requests_per_s) for r in self.repeats]
+
+    @property
+    def median_rps(self) -> float:
+        return statistics.median(self.rps) if self.repeats else 0.0
+
+    @property
+    def min_rps(self) -> float:
+        return min(self.rps) if self.repeats else 0.0
+
+    @property
+    def max_rps(self) -> float:
+        return max(self.rps) if self.repeats else 0.0
+
+    def latencies(self, key: str) -> list[float]:
+        values = (r.latency(key) for r in self.repeats)
+        return [v for v in values if v is not None]
+
+    def median_latency(self, key: str) -> float | None:
+        values = self.latencies(key)
+        return statistics.median(values) if values else None
+
+    @property
+    def client_bound(self) -> bool:
+        return any(r.client_bound for r in self.repeats)
+
+    @property
+    def errors(self) -> int:
+        return sum(r.error_count for r in self.repeats)
+
+    @property
+    def rounds(self) -> list[int]:
+        return [r.round for r in self.repeats]
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Check:
+        return cls(raw["name"], bool(raw["ok"]), raw.get("detail", ""),
+                   _split(raw, ("name", "ok", "detail")))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, **self.extra}
+
+
+@dataclass
+class Verification:
+    passed: bool
+    checks: list[Check] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Verification:
+        return cls(bool(raw["passed"]), [Check.from_dict(c) for c in raw.get("checks") or []],
+                   _split(raw, ("passed", "checks")))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "checks": [c.to_dict() for c in self.checks],
+                **self.extra}
+
+    @property
+    def failed_checks(self) -> list[str]:
+        return [check.name for check in self.checks if not check.ok]
+
+
+#: An entry's status: measured (or measurable), failed in some phase, or never run.
+STATUSES = ("ok", "failed", "unsupported")
+
+
+@dataclass
+class Entry:
+    """One (server, loop, parser, test type): its verification and its levels."""
+
+    server: str
+    loop: str
+    parser: str
+    test: str
+    status: str = "ok"
+    phase: str | None = None  # where a failure happened: start, verify, driver, crash
+    reason: str | None = None
+    output: str | None = None
+    server_version: str | None = None
+    verification: Verification | None = None
+    levels: list[Level] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. the server's command, notes
+
+    _KEYS = ("server", "loop", "parser", "test", "status", "phase", "reason", "output",
+             "server_version", "verification", "levels")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Entry:
+        verification = raw.get("verification")
+        return cls(
+            raw["server"], raw["loop"], raw["parser"], raw["test"], raw["status"],
+            raw.get("phase"), raw.get("reason"), raw.get("output"), raw.get("server_version"),
+            None if verification is None else Verification.from_dict(verification),
+            [Level.from_dict(level) for level in raw.get("levels") or []],
+            _split(raw, cls._KEYS),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "server": self.server, "loop": self.loop, "parser": self.parser,
+            "test": self.test, "status": self.status, "phase": self.phase,
+            "reason": self.reason, "output": self.output,
+            "server_version": self.server_version,
+            "verification": None if self.verification is None else self.verification.to_dict(),
+            "levels": [level.to_dict() for level in self.levels], **self.extra,
+        }
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.server, self.loop, self.parser, self.test)
+
+    @property
+    def config(self) -> tuple[str, str, str]:
+        return (self.server, self.loop, self.parser)
+
+    @property
+    def measured_levels(self) -> list[Level]:
+        """The levels that hold at least one repeat, in order."""
+        return [level for level in self.levels if level.repeats]
+
+    def fail(self, phase: str, reason: str, output: str | None = None) -> None:
+        self.status, self.phase, self.reason, self.output = "failed", phase, reason, output
+
+
+@dataclass
+class Ceiling:
+    """The load driver against the canned-response server at one (test, concurrency):
+    what the driver can measure at all on this machine. ``repeats`` holds one measurement
+    per round when runs were merged (``extra['rounds']`` of each says which)."""
+
+    test: str
+    concurrency: int
+    pipeline: int = 1
+    status: str = "ok"
+    result: Measurement | None = None
+    reason: str | None = None
+    repeats: list[Measurement] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _KEYS = ("test", "concurrency", "pipeline", "status", "result", "reason", "repeats")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Ceiling:
+        result = raw.get("result")
+        return cls(raw["test"], int(raw["concurrency"]), int(raw.get("pipeline") or 1),
+                   raw["status"], None if result is None else Measurement.from_dict(result),
+                   raw.get("reason"),
+                   [Measurement.from_dict(r) for r in raw.get("repeats") or []],
+                   _split(raw, cls._KEYS))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"test": self.test, "concurrency": self.concurrency,
+                               "pipeline": self.pipeline, "status": self.status}
+        if self.repeats:  # key order as the harness and bench merge have written it
+            out["repeats"] = [r.to_dict() for r in self.repeats]
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.result is not None:
+            out["result"] = self.result.to_dict()
+        out.update(self.extra)
+        return out
+
+    def measurements(self) -> list[float]:
+        """Every requests/s measured (one per round when merged, else the one result)."""
+        if self.status != "ok":
+            return []
+        values = [r.requests_per_s for r in self.repeats
+                  if _number(r.requests_per_s) is not None]
+        if not values and self.result is not None:
+            values = [self.result.requests_per_s]
+        return [float(v) for v in values]
+
+
+@dataclass
+class Settings:
+    """How the run was configured (every field is in every results file so far)."""
+
+    profile: str
+    driver: dict[str, Any]  # {"name": "wrk"|"python", "version": ...}
+    tests: list[str]
+    levels: dict[str, list[int]]
+    pipeline: dict[str, int]
+    duration_s: float
+    warmup_s: float
+    primer_s: float
+    pause_s: float
+    repeat: int
+    timeout_s: float
+    host: str
+    port: int
+    servers: list[str]
+    loops: list[str]
+    parsers: list[str]
+    app: str
+    app_delay_ms: float
+    pinning: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _KEYS = ("profile", "driver", "tests", "levels", "pipeline", "duration_s", "warmup_s",
+             "primer_s", "pause_s", "repeat", "timeout_s", "host", "port", "servers",
+             "loops", "parsers", "app", "app_delay_ms", "pinning", "notes")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Settings:
+        values = {key: raw[key] for key in cls._KEYS if key != "notes"}
+        values["levels"] = {test: list(levels) for test, levels in raw["levels"].items()}
+        return cls(**values, notes=list(raw.get("notes") or []),
+                   extra=_split(raw, cls._KEYS))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {key: getattr(self, key) for key in self._KEYS if key != "notes"}
+        out["levels"] = {test: list(levels) for test, levels in self.levels.items()}
+        out.update(self.extra)
+        out["notes"] = list(self.notes)  # last, as every results file so far has it
+        return out
+
+
+@dataclass
+class Run:
+    """One results file. ``path`` and ``label`` say where it came from (not stored)."""
+
+    created: str
+    asgibench_version: str
+    command: list[str]
+    environment: dict[str, Any]
+    settings: Settings
+    ceiling: list[Ceiling] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+    interrupted: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+    label: str = ""
+
+    # ``ranking`` and ``composite`` are derived from the entries: recomputed, not kept.
+    _KEYS = ("schema", "created", "asgibench_version", "command", "environment", "settings",
+             "ceiling", "entries", "interrupted", "ranking", "composite")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], path: str = "", label: str = "") -> Run:
+        return cls(
+            raw["created"], raw["asgibench_version"], list(raw["command"]),
+            raw["environment"], Settings.from_dict(raw["settings"]),
+            [Ceiling.from_dict(c) for c in raw.get("ceiling") or []],
+            [Entry.from_dict(e) for e in raw.get("entries") or []],
+            bool(raw.get("interrupted")), _split(raw, cls._KEYS), path, label,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document, with ``ranking`` and ``composite`` computed from the entries."""
+        rows = ranking.rank_run(self)
+        return {
+            "schema": SCHEMA_ID,
+            "created": self.created,
+            "asgibench_version": self.asgibench_version,
+            "command": list(self.command),
+            "interrupted": self.interrupted,
+            "environment": self.environment,
+            "settings": self.settings.to_dict(),
+            "ceiling": [record.to_dict() for record in self.ceiling],
+            "entries": [entry.to_dict() for entry in self.entries],
+            "ranking": {test: [row.stored() for row in ranked] for test, ranked in
+                        rows.items()},
+            "composite": [row.stored() for row in ranking.composite(rows)],
+            **self.extra,
+        }
+
+    @property
+    def tests(self) -> list[str]:
+        """The test types of the settings, then any other an entry names."""
+        out = list(self.settings.tests)
+        for entry in self.entries:
+            if entry.test not in out:
+                out.append(entry.test)
+        return out
+
+    def ceiling_values(self, test: str, concurrency: int) -> list[float]:
+        """The driver ceiling's requests/s at (test, concurrency), every measurement of it;
+        empty when it was not measured or failed."""
+        out: list[float] = []
+        for record in self.ceiling:
+            if record.test == test and record.concurrency == concurrency:
+                out.extend(record.measurements())
+        return out
+
+    def ceiling_rounds(self, test: str, concurrency: int) -> dict[int, float]:
+        """round -> the ceiling's requests/s in that round, when it was measured once per
+        round (merged runs); else empty."""
+        out: dict[int, float] = {}
+        for record in self.ceiling:
+            if record.test != test or record.concurrency != concurrency or \
+                    record.status != "ok":
+                continue
+            for repeat in record.repeats:
+                value = _number(repeat.requests_per_s)
+                if not value:
+                    continue
+                # "rounds": one measurement that serves several rounds (merged runs).
+                rounds = repeat.extra.get("rounds") or [repeat.extra.get("round")]
+                for number in rounds:
+                    if isinstance(number, int):
+                        out[number] = value
+        return out
+
+
+# -- files ------------------------------------------------------------------------------
 
 
 def default_filename(created: str) -> str:
@@ -121,8 +504,10 @@ def check_writable(out: str | os.PathLike[str]) -> None:
         raise BenchError(f"--out {str(out)!r}: {str(probe)!r} is not writable")
 
 
-def write(document: dict[str, Any], path: Path) -> Path:
-    """Validate and write ``document``; BenchError if the file cannot be written."""
+def write(run: Run | dict[str, Any], path: Path) -> Path:
+    """Validate and write a run (or its document); BenchError if the file cannot be
+    written."""
+    document = run.to_dict() if isinstance(run, Run) else run
     schema.validate(document)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +521,7 @@ def write(document: dict[str, Any], path: Path) -> Path:
 
 
 def read(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load and validate a results file; every problem is one BenchError line."""
+    """Load and validate a results file's document; every problem is one BenchError line."""
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -163,3 +548,9 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise BenchError(f"results file {name!r} is invalid: {problems[0]}"
                          + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
     return document
+
+
+def load(path: str | os.PathLike[str], label: str = "") -> Run:
+    """Read a results file as a :class:`Run` (BenchError, one line, if it cannot be)."""
+    name = str(path)
+    return Run.from_dict(read(path), name, label or (Path(name).stem or name))

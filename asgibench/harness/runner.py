@@ -28,12 +28,25 @@ from typing import Any
 
 from asgibench import __version__
 from asgibench.errors import BenchError
-from asgibench.harness import pinning, ranking, results, verify
-from asgibench.harness.app import APP_IMPORT, DELAY_ENV
+from asgibench.harness import environment, pinning, verify
+from asgibench.harness.app import DELAY_ENV
 from asgibench.harness.drivers import Driver, DriverError, LoadResult, LoadSpec
 from asgibench.harness.pinning import PinPlan
 from asgibench.harness.progress import NullProgress
-from asgibench.harness.servers import Launch, Unsupported
+from asgibench.harness.results import (
+    Ceiling,
+    Check,
+    Entry,
+    Level,
+    Measurement,
+    Repeat,
+    Run,
+    Verification,
+)
+from asgibench.harness.results import (
+    Settings as RunSettings,
+)
+from asgibench.harness.servers import APP_IMPORT, Launch, Unsupported
 from asgibench.harness.testtypes import TestType
 
 CLIENT_BOUND_FRACTION = 0.8  # within 20% of the driver's ceiling
@@ -269,11 +282,11 @@ class Runner:
         self.progress = progress or NullProgress()
         self.selection = selection or {}
         self.command = command or []
-        self.entries: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-        self.ceiling: list[dict[str, Any]] = []
+        self.entries: dict[tuple[str, str, str, str], Entry] = {}
+        self.ceiling: list[Ceiling] = []
         self._ceiling_rps: dict[tuple[str, int], float] = {}
         self.interrupted = False
-        self.created = results.now_iso()
+        self.created = environment.now_iso()
         from asgibench.harness.servers import versions
 
         self._server_versions = versions()
@@ -284,38 +297,25 @@ class Runner:
     def _init_entries(self) -> None:
         for item in self.plan:
             for test in self.settings.tests:
-                entry: dict[str, Any] = {
-                    "server": item.server,
-                    "loop": item.loop,
-                    "parser": item.parser,
-                    "test": test.name,
-                    "status": "ok",
-                    "phase": None,
-                    "reason": None,
-                    "output": None,
-                    "server_version": self._server_versions.get(item.server),
-                    "verification": None,
-                    "levels": [
-                        {"concurrency": level, "pipeline": test.pipeline, "repeats": []}
-                        for level in self.settings.levels[test.name]
-                    ],
-                }
+                entry = Entry(item.server, item.loop, item.parser, test.name,
+                              server_version=self._server_versions.get(item.server))
                 if isinstance(item, Unsupported):
-                    entry.update(status="unsupported", reason=item.reason, levels=[])
+                    entry.status, entry.reason = "unsupported", item.reason
                 else:
-                    entry["command"] = item.argv
-                self.entries[(item.server, item.loop, item.parser, test.name)] = entry
+                    entry.levels = [Level(level, test.pipeline)
+                                    for level in self.settings.levels[test.name]]
+                    entry.extra["command"] = item.argv
+                self.entries[entry.key] = entry
 
-    def _entry(self, launch: Launch, test: TestType) -> dict[str, Any]:
+    def _entry(self, launch: Launch, test: TestType) -> Entry:
         return self.entries[(*launch.key, test.name)]
 
     def _fail(self, launch: Launch, phase: str, reason: str, output: str | None = None,
               tests: list[TestType] | None = None) -> None:
         for test in tests or self.settings.tests:
             entry = self._entry(launch, test)
-            if entry["status"] != "ok":
-                continue
-            entry.update(status="failed", phase=phase, reason=reason, output=output or None)
+            if entry.status == "ok":
+                entry.fail(phase, reason, output or None)
 
     def planned_seconds(self) -> float:
         s = self.settings
@@ -329,7 +329,7 @@ class Runner:
 
     # -- the run -------------------------------------------------------------------------
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> Run:
         with RunMarker() as others:
             if others:
                 note = (f"another bench run was running at the start (pid "
@@ -339,7 +339,7 @@ class Runner:
                 self.progress.note(f"[yellow]warning:[/] {note}")
             return self._run()
 
-    def _run(self) -> dict[str, Any]:
+    def _run(self) -> Run:
         self.progress.start(self.planned_seconds())
         try:
             if self.settings.ceiling and self.launches:
@@ -348,7 +348,7 @@ class Runner:
             for round_no in range(1, self.settings.repeat + 1):
                 shift = (round_no - 1) % count if count else 0
                 for launch in self.launches[shift:] + self.launches[:shift]:
-                    if all(self._entry(launch, t)["status"] != "ok"
+                    if all(self._entry(launch, t).status != "ok"
                            for t in self.settings.tests):
                         continue
                     self._run_launch(launch, round_no)
@@ -356,7 +356,7 @@ class Runner:
             self.interrupted = True
         finally:
             self.progress.stop()
-        return self.document()
+        return self.results()
 
     def _spec(self, test: TestType, connections: int, duration: float, pipeline: int,
               port: int | None = None) -> LoadSpec:
@@ -384,9 +384,8 @@ class Runner:
         except StartFailed as exc:
             for test in s.tests:
                 for level in s.levels[test.name]:
-                    self.ceiling.append({"test": test.name, "concurrency": level,
-                                         "pipeline": test.pipeline, "status": "failed",
-                                         "reason": f"canned server: {exc.reason}"})
+                    self.ceiling.append(Ceiling(test.name, level, test.pipeline, "failed",
+                                                reason=f"canned server: {exc.reason}"))
             server.close()
             return
         try:
@@ -394,15 +393,14 @@ class Runner:
                 for level in s.levels[test.name]:
                     label = f"driver ceiling · {test.name} c={level}"
                     self.progress.step(label, s.duration)
-                    record: dict[str, Any] = {"test": test.name, "concurrency": level,
-                                              "pipeline": test.pipeline}
+                    record = Ceiling(test.name, level, test.pipeline)
                     try:
                         result = self.driver.run(self._spec(test, level, s.duration,
                                                             test.pipeline))
                     except DriverError as exc:
-                        record.update(status="failed", reason=str(exc))
+                        record.status, record.reason = "failed", str(exc)
                     else:
-                        record.update(status="ok", result=result.to_dict())
+                        record.result = Measurement.from_dict(result.to_dict())
                         self._ceiling_rps[(test.name, level)] = result.requests_per_s
                     self.ceiling.append(record)
                     self.progress.done_step()
@@ -448,7 +446,7 @@ class Runner:
             note = server.stop(s.stop_timeout)
             if note:
                 for test in s.tests:
-                    self._entry(launch, test).setdefault("notes", []).append(
+                    self._entry(launch, test).extra.setdefault("notes", []).append(
                         f"round {round_no}: {note}")
             server.close()
 
@@ -459,15 +457,15 @@ class Runner:
         runnable: list[TestType] = []
         for test in s.tests:
             entry = self._entry(launch, test)
-            if entry["status"] != "ok":
+            if entry.status != "ok":
                 continue
             outcome = verify.verify(test, s.host, s.port)
-            if entry["verification"] is None:
-                entry["verification"] = outcome.to_dict()
+            if entry.verification is None:
+                entry.verification = Verification.from_dict(outcome.to_dict())
             if not outcome.passed:
                 self._fail(launch, "verify", f"verification failed: {outcome.summary()}",
                            server.output() if not server.alive() else None, [test])
-                entry["verification"] = outcome.to_dict()
+                entry.verification = Verification.from_dict(outcome.to_dict())
                 self.progress.note(f"[red]failed verification[/] {launch.label} {test.name}: "
                                    f"{outcome.summary()}")
                 continue
@@ -485,11 +483,10 @@ class Runner:
             check = verify.check_date_refresh(test, s.host, s.port, date, at,
                                               timeout=SETTLE_TIMEOUT_S)
             for t in runnable:
-                entry = self._entry(launch, t)
-                if entry["verification"] is not None:
-                    entry["verification"]["checks"].append(check.to_dict())
-                    entry["verification"]["passed"] = entry["verification"]["passed"] and \
-                        check.ok
+                verification = self._entry(launch, t).verification
+                if verification is not None:
+                    verification.checks.append(Check.from_dict(check.to_dict()))
+                    verification.passed = verification.passed and check.ok
             if not check.ok:
                 self._fail(launch, "verify", f"verification failed: date_refresh: "
                            f"{check.detail}", None, runnable)
@@ -522,8 +519,8 @@ class Runner:
             if not server.alive():
                 return self._crashed(launch, server, test, connections, round_no, kind)
             if index is not None:
-                entry["levels"][index]["repeats"].append(self._repeat(result, test,
-                                                                      connections, round_no))
+                entry.levels[index].repeats.append(self._repeat(result, test, connections,
+                                                                round_no))
                 if s.pause > 0 and index + 1 < len(levels):
                     time.sleep(s.pause)
             self.progress.done_step()
@@ -556,59 +553,37 @@ class Runner:
         return False
 
     def _repeat(self, result: LoadResult, test: TestType, connections: int,
-                round_no: int) -> dict[str, Any]:
-        out = result.to_dict()
+                round_no: int) -> Repeat:
         ceiling = self._ceiling_rps.get((test.name, connections))
-        out["round"] = round_no
-        out["client_bound"] = bool(ceiling) and \
+        client_bound = bool(ceiling) and \
             result.requests_per_s >= CLIENT_BOUND_FRACTION * float(ceiling or 0)
-        return out
+        return Repeat.from_dict({**result.to_dict(), "round": round_no,
+                                 "client_bound": client_bound})
 
     # -- output --------------------------------------------------------------------------
 
-    def document(self) -> dict[str, Any]:
+    def results(self) -> Run:
+        """Everything measured so far, as a results :class:`Run`."""
         s = self.settings
-        entries = list(self.entries.values())
-        tests = [t.name for t in s.tests]
-        rankings = ranking.rank_all(entries, tests)
         delay_raw = os.environ.get(DELAY_ENV, "").strip()
         try:
             delay = float(delay_raw) if delay_raw else 0.0
         except ValueError:
             delay = 0.0
-        return {
-            "schema": results.SCHEMA_ID,
-            "created": self.created,
-            "asgibench_version": __version__,
-            "command": self.command,
-            "interrupted": self.interrupted,
-            "environment": results.environment(self.pins.usable),
-            "settings": {
-                "profile": s.profile,
-                "driver": self.driver.describe(self.pins.driver_slots()),
-                "tests": tests,
-                "levels": {t.name: list(s.levels[t.name]) for t in s.tests},
-                "pipeline": {t.name: t.pipeline for t in s.tests},
-                "duration_s": s.duration,
-                "warmup_s": s.warmup,
-                "primer_s": s.primer,
-                "pause_s": s.pause,
-                "repeat": s.repeat,
-                "timeout_s": s.timeout,
-                "host": s.host,
-                "port": s.port,
-                "servers": self.selection.get("servers", []),
-                "loops": self.selection.get("loops", []),
-                "parsers": self.selection.get("parsers", []),
-                "app": APP_IMPORT,
-                "app_delay_ms": max(delay, 0.0),
-                "pinning": self.pins.to_dict(),
-                "client_bound_fraction": CLIENT_BOUND_FRACTION,
-                "notes": list(s.notes),
-            },
-            "ceiling": self.ceiling,
-            "entries": entries,
-            "ranking": {test: [row.to_dict() for row in rows] for test, rows in
-                        rankings.items()},
-            "composite": [row.to_dict() for row in ranking.composite(rankings)],
-        }
+        settings = RunSettings(
+            profile=s.profile,
+            driver=self.driver.describe(self.pins.driver_slots()),
+            tests=[t.name for t in s.tests],
+            levels={t.name: list(s.levels[t.name]) for t in s.tests},
+            pipeline={t.name: t.pipeline for t in s.tests},
+            duration_s=s.duration, warmup_s=s.warmup, primer_s=s.primer, pause_s=s.pause,
+            repeat=s.repeat, timeout_s=s.timeout, host=s.host, port=s.port,
+            servers=self.selection.get("servers", []),
+            loops=self.selection.get("loops", []),
+            parsers=self.selection.get("parsers", []),
+            app=APP_IMPORT, app_delay_ms=max(delay, 0.0), pinning=self.pins.to_dict(),
+            notes=list(s.notes), extra={"client_bound_fraction": CLIENT_BOUND_FRACTION},
+        )
+        return Run(self.created, __version__, self.command,
+                   environment.environment(self.pins.usable), settings, self.ceiling,
+                   list(self.entries.values()), self.interrupted)

@@ -82,8 +82,8 @@ SCHEMA: dict[str, Any] = {
         "settings": _obj(
             {
                 "profile": {"enum": ["quick", "full", "custom"]},
-                "driver": _obj({"name": {"enum": ["wrk", "python"]},
-                                "version": _STR_OR_NULL}),
+                # Any registered driver's name (asgibench.harness.drivers.DRIVERS).
+                "driver": _obj({"name": _STR, "version": _STR_OR_NULL}),
                 "tests": {"type": "array", "items": _STR},
                 "levels": {"type": "object",
                            "additionalProperties": {"type": "array", "items": _INT}},

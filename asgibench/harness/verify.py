@@ -1,6 +1,6 @@
 """Verification: TechEmpower's response checks, made stricter, run before any load.
 
-For each test type (see ``../shared/techempower.md``): status 200 over HTTP/1.1;
+For each test type (see ``docs/techempower.md``): status 200 over HTTP/1.1;
 ``Server``, ``Date`` and ``Content-Type`` present exactly once; ``Date`` in the RFC 7231
 form (``%a, %d %b %Y %H:%M:%S GMT``) and within a few seconds of this machine's clock;
 Content-Type matching the type's pattern exactly (case-sensitive, unlike TFB);

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from asgibench.errors import BenchError
-from asgibench.loops import _asyncio, _proactor, _rloop, _selector, _uvloop, _winloop
 from asgibench.loops import _runner as _runner_mod
 from asgibench.loops._base import Backend, norm_platform
+from asgibench.registry import Registry
 
 __all__ = [
-    "BACKEND_NAMES",
+    "LOOPS",
     "Backend",
     "BackendStatus",
     "auto_name",
@@ -42,18 +42,15 @@ __all__ = [
 
 T = TypeVar("T")
 
-_BACKENDS: tuple[Backend, ...] = (
-    _asyncio.BACKEND,
-    _selector.BACKEND,
-    _proactor.BACKEND,
-    _uvloop.BACKEND,
-    _winloop.BACKEND,
-    _rloop.BACKEND,
-)
-_BY_NAME: dict[str, Backend] = {b.name: b for b in _BACKENDS}
-
-#: Every name :func:`get_backend` understands, ``"auto"`` first, then display order.
-BACKEND_NAMES: tuple[str, ...] = ("auto", *_BY_NAME)
+#: The loop backends, in display order: one module each, one line here.
+LOOPS: Registry[Backend] = Registry("loop", {
+    "asyncio": "asgibench.loops._asyncio:BACKEND",
+    "selector": "asgibench.loops._selector:BACKEND",
+    "proactor": "asgibench.loops._proactor:BACKEND",
+    "uvloop": "asgibench.loops._uvloop:BACKEND",
+    "winloop": "asgibench.loops._winloop:BACKEND",
+    "rloop": "asgibench.loops._rloop:BACKEND",
+}, auto=lambda: auto_name())
 
 #: Third-party loops ``auto`` prefers, best first.
 AUTO_PREFERENCE: tuple[str, ...] = ("uvloop", "winloop")
@@ -72,12 +69,12 @@ class BackendStatus:
 
 def backends() -> list[Backend]:
     """All known backends, available or not, in a stable display order."""
-    return list(_BACKENDS)
+    return LOOPS.plugins()
 
 
 def available(platform: str | None = None) -> list[str]:
     """Names of the backends usable on this machine, in display order (never ``"auto"``)."""
-    return [b.name for b in _BACKENDS if b.available(platform)[0]]
+    return [b.name for b in backends() if b.available(platform)[0]]
 
 
 def auto_name(workers: int = 1, platform: str | None = None) -> str:
@@ -96,9 +93,9 @@ def get_backend(name: str, *, workers: int = 1, platform: str | None = None) -> 
     key = name.strip().lower()
     if key == "auto":
         return _resolve_auto(workers, platform)
-    backend = _BY_NAME.get(key)
-    if backend is None:
-        raise BenchError(f"unknown loop {name!r}; {_choices(platform)}")
+    if key not in LOOPS:
+        raise BenchError(f"unknown loop {name!r}; {LOOPS.suggestion(key)}{_choices(platform)}")
+    backend = LOOPS.plugin(key)
     ok, reason = backend.available(platform)
     if not ok:
         raise BenchError(
@@ -107,7 +104,7 @@ def get_backend(name: str, *, workers: int = 1, platform: str | None = None) -> 
         )
     if _is_windows(platform) and workers > 1:
         if backend.name == "asyncio":
-            return _selector.BACKEND
+            return LOOPS.plugin("selector")
         if backend.name == "proactor":
             raise BenchError(
                 f"loop 'proactor' cannot be used with {workers} workers on Windows "
@@ -151,7 +148,7 @@ def describe(workers: int = 1, platform: str | None = None) -> list[BackendStatu
     """One :class:`BackendStatus` per known backend (display order), ``is_auto`` marked."""
     chosen = auto_name(workers, platform)
     rows = []
-    for b in _BACKENDS:
+    for b in backends():
         ok, reason = b.available(platform)
         rows.append(
             BackendStatus(
@@ -171,12 +168,12 @@ def _is_windows(platform: str | None) -> bool:
 
 def _resolve_auto(workers: int, platform: str | None) -> Backend:
     for name in AUTO_PREFERENCE:
-        backend = _BY_NAME[name]
+        backend = LOOPS.plugin(name)
         if backend.available(platform)[0]:
             return backend
     if _is_windows(platform):
-        return _selector.BACKEND if workers > 1 else _proactor.BACKEND
-    return _asyncio.BACKEND
+        return LOOPS.plugin("selector" if workers > 1 else "proactor")
+    return LOOPS.plugin("asyncio")
 
 
 def _with_hint(backend: Backend, reason: str) -> str:
@@ -191,7 +188,7 @@ def _choices(platform: str | None) -> str:
     names = available(platform)
     text = f"choose from: {', '.join(['auto', *names])}"
     missing = []
-    for b in _BACKENDS:
+    for b in backends():
         if b.name in names:
             continue
         _, reason = b.available(platform)

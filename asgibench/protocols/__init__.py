@@ -9,7 +9,7 @@ A new parser costs one module with a class of this shape::
 
 ``feed`` returns every event the bytes complete, across pipelined requests, and
 ``ProtocolError`` (status 400 or 431) as its last event when the bytes are malformed.
-Register it in ``_BACKENDS`` below.
+Register it in ``PARSERS`` below (one line).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Protocol
 
-from asgibench.errors import BenchError
 from asgibench.protocols.events import Event
+from asgibench.registry import Registry
 
 
 class Parser(Protocol):
@@ -58,47 +58,32 @@ class ParserBackend:
         return getattr(importlib.import_module(module_name), attr)
 
 
-_BACKENDS = (
-    ParserBackend("httptools", "httptools", "asgibench.protocols.httptools:HttptoolsParser",
-                  "pip install httptools"),
-    ParserBackend("h11", "h11", "asgibench.protocols.h11:H11Parser", "pip install h11"),
-    ParserBackend("zttp", "zttp", "asgibench.protocols.zttp:ZttpParser",
-                  "pip install 'asgibench[zttp]'"),
-)
-_BY_NAME = {backend.name: backend for backend in _BACKENDS}
-
-#: Every name ``--proto`` accepts, ``auto`` first.
-PROTO_NAMES: tuple[str, ...] = ("auto", *_BY_NAME)
+#: The parsers, in display order: one adapter module each, one line here.
+PARSERS: Registry[ParserBackend] = Registry("parser", {
+    "httptools": ParserBackend("httptools", "httptools",
+                               "asgibench.protocols.httptools:HttptoolsParser",
+                               "pip install httptools"),
+    "h11": ParserBackend("h11", "h11", "asgibench.protocols.h11:H11Parser", "pip install h11"),
+    "zttp": ParserBackend("zttp", "zttp", "asgibench.protocols.zttp:ZttpParser",
+                          "pip install 'asgibench[zttp]'"),
+}, auto=lambda: auto_name())
 
 
 def backends() -> list[ParserBackend]:
     """All known parsers, installed or not, in display order."""
-    return list(_BACKENDS)
+    return PARSERS.plugins()
 
 
 def available() -> list[str]:
     """Names of the parsers installed here (``auto`` not included)."""
-    return [backend.name for backend in _BACKENDS if backend.available()[0]]
+    return PARSERS.available()
 
 
 def auto_name() -> str:
     """What ``auto`` means here: httptools when importable, else h11."""
-    return "httptools" if _BY_NAME["httptools"].available()[0] else "h11"
+    return "httptools" if PARSERS.plugin("httptools").available()[0] else "h11"
 
 
 def get_backend(name: str) -> ParserBackend:
     """Resolve ``name`` (``auto`` included) to an installed parser, or raise BenchError."""
-    if name == "auto":
-        name = auto_name()
-    backend = _BY_NAME.get(name)
-    if backend is None:
-        raise BenchError(
-            f"unknown parser {name!r}; choose from: auto, {', '.join(available())}"
-        )
-    usable, reason = backend.available()
-    if not usable:
-        raise BenchError(
-            f"parser {name!r} is not available here: {reason}; "
-            f"available: auto, {', '.join(available())}"
-        )
-    return backend
+    return PARSERS.get(name)

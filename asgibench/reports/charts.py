@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from asgibench.errors import BenchError
+from asgibench.harness.results import PERCENTILE_KEYS
 from asgibench.reports import fmt
-from asgibench.reports.load import PERCENTILE_KEYS
 from asgibench.reports.model import REFERENCE_LOOP, Matrix, RankRow, Report
 
 if TYPE_CHECKING:
@@ -241,7 +241,7 @@ def latency_chart(report: Report, test: str) -> Figure:
     fig = _figure(4.6)
     ax = fig.add_subplot()
     keys = [name for name, _ in PERCENTILE_KEYS
-            if any(r.chosen is not None and r.chosen.latency.get(name) for r in rows)]
+            if any(r.chosen is not None and r.chosen.latencies(name) for r in rows)]
     positions = {name: i for i, name in enumerate(keys)}
     levels = {r.concurrency for r in rows}
     for row in rows:

@@ -24,12 +24,13 @@ delay, an interrupted run, client-bound entries.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from asgibench.errors import BenchError
+from asgibench.harness.results import Entry, Level, Run
 from asgibench.reports import fmt, stats
-from asgibench.reports.load import Level, Run, levels
 
 Key = tuple[str, str, str, str, int]  # server, loop, parser, test, concurrency
 
@@ -145,19 +146,16 @@ def parse_threshold(text: str | float) -> float:
     return value / 100
 
 
-def _index(run: Run) -> tuple[dict[Key, Level], dict[tuple[str, str, str, str],
-                                                     dict[str, Any]]]:
+def _index(run: Run) -> tuple[dict[Key, Level], dict[tuple[str, str, str, str], Entry]]:
     """(measured levels by key, entries by (server, loop, parser, test))."""
     measured: dict[Key, Level] = {}
-    entries: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    entries: dict[tuple[str, str, str, str], Entry] = {}
     for entry in run.entries:
-        ekey = (entry.get("server", "?"), entry.get("loop", "?"), entry.get("parser", "?"),
-                entry.get("test", "?"))
-        entries[ekey] = entry
-        if entry.get("status") != "ok":
+        entries[entry.key] = entry
+        if entry.status != "ok":
             continue
-        for level in levels(entry):
-            measured[(*ekey, level.concurrency)] = level
+        for level in entry.measured_levels:
+            measured[(*entry.key, level.concurrency)] = level
     return measured, entries
 
 
@@ -169,7 +167,7 @@ def _normalise(level: Level, run: Run, label: str, test: str, conc: int,
     by_round = run.ceiling_rounds(test, conc) if paired else {}
     if by_round and level.rounds and all(r in by_round for r in level.rounds):
         return [v / by_round[r] for v, r in zip(level.rps, level.rounds, strict=True)], None
-    ref = run.ceiling(test, conc)
+    ref = run.ceiling_values(test, conc)
     if not ref:
         raise BenchError(
             f"--normalise needs the driver ceiling at {test} c={conc}, and the {label} "
@@ -183,8 +181,9 @@ def _describe_key(key: Key) -> str:
     return f"{server} {loop}/{parser} {test} c={conc}"
 
 
-def _get(doc: dict[str, Any], *path: str) -> Any:
-    value: Any = doc
+def _dig(value: Any, *path: str) -> Any:
+    """``value[path[0]][path[1]]...`` through the free-form mappings of a run (its
+    environment, the driver and pinning settings), None where a step is missing."""
     for part in path:
         if not isinstance(value, dict):
             return None
@@ -192,38 +191,53 @@ def _get(doc: dict[str, Any], *path: str) -> Any:
     return value
 
 
-_MACHINE_FIELDS = (
-    ("OS", ("environment", "os", "system")),
-    ("CPU model", ("environment", "cpu", "model")),
-    ("CPU cores", ("environment", "cpu", "cores")),
-    ("usable CPUs", ("environment", "cpu", "usable_cpus")),
-    ("Python implementation", ("environment", "python", "implementation")),
-    ("Python version", ("environment", "python", "version")),
+_Field = tuple[str, Callable[[Run], Any]]
+_MACHINE_FIELDS: tuple[_Field, ...] = (
+    ("OS", lambda run: _dig(run.environment, "os", "system")),
+    ("CPU model", lambda run: _dig(run.environment, "cpu", "model")),
+    ("CPU cores", lambda run: _dig(run.environment, "cpu", "cores")),
+    ("usable CPUs", lambda run: _dig(run.environment, "cpu", "usable_cpus")),
+    ("Python implementation", lambda run: _dig(run.environment, "python", "implementation")),
+    ("Python version", lambda run: _dig(run.environment, "python", "version")),
 )
-_SETTING_FIELDS = (
-    ("driver", ("settings", "driver", "name")),
-    ("driver version", ("settings", "driver", "version")),
-    ("driver threads", ("settings", "driver", "threads")),
-    ("profile", ("settings", "profile")),
-    ("duration per level", ("settings", "duration_s")),
-    ("warm-up", ("settings", "warmup_s")),
-    ("primer", ("settings", "primer_s")),
-    ("timeout", ("settings", "timeout_s")),
-    ("app", ("settings", "app")),
-    ("pinning method", ("settings", "pinning", "method")),
-    ("server CPUs", ("settings", "pinning", "server_cpus")),
-    ("driver CPUs", ("settings", "pinning", "driver_cpus")),
-    ("client-bound fraction", ("settings", "client_bound_fraction")),
+_SETTING_FIELDS: tuple[_Field, ...] = (
+    ("driver", lambda run: _dig(run.settings.driver, "name")),
+    ("driver version", lambda run: _dig(run.settings.driver, "version")),
+    ("driver threads", lambda run: _dig(run.settings.driver, "threads")),
+    ("profile", lambda run: run.settings.profile),
+    ("duration per level", lambda run: run.settings.duration_s),
+    ("warm-up", lambda run: run.settings.warmup_s),
+    ("primer", lambda run: run.settings.primer_s),
+    ("timeout", lambda run: run.settings.timeout_s),
+    ("app", lambda run: run.settings.app),
+    ("pinning method", lambda run: _dig(run.settings.pinning, "method")),
+    ("server CPUs", lambda run: _dig(run.settings.pinning, "server_cpus")),
+    ("driver CPUs", lambda run: _dig(run.settings.pinning, "driver_cpus")),
+    ("client-bound fraction",
+     lambda run: _dig(run.settings.extra, "client_bound_fraction")),
 )
+
+
+def _changed(fields: tuple[_Field, ...], base: Run, cand: Run) -> list[str]:
+    """``name base vs candidate`` for every field whose values differ."""
+    out = []
+    for name, value in fields:
+        b, c = value(base), value(cand)
+        if b != c:
+            out.append(f"{name} {b!r} vs {c!r}")
+    return out
+
+
+def _git(run: Run) -> dict[str, Any]:
+    git = _dig(run.environment, "git")
+    return git if isinstance(git, dict) else {}
 
 
 def _differences(base: Run, cand: Run, normalise: bool) -> tuple[list[str], list[str]]:
     """(warnings, notes) about how the two runs differ."""
     warnings: list[str] = []
     notes: list[str] = []
-    b, c = base.document, cand.document
-    machine = [f"{name} {_get(b, *path)!r} vs {_get(c, *path)!r}"
-               for name, path in _MACHINE_FIELDS if _get(b, *path) != _get(c, *path)]
+    machine = _changed(_MACHINE_FIELDS, base, cand)
     if machine:
         if normalise:
             warnings.append("different machine or Python (" + "; ".join(machine) + "): "
@@ -233,25 +247,24 @@ def _differences(base: Run, cand: Run, normalise: bool) -> tuple[list[str], list
         else:
             warnings.append("different machine or Python (" + "; ".join(machine) + "): raw "
                             "requests/s are not comparable; use --normalise")
-    settings = [f"{name} {_get(b, *path)!r} vs {_get(c, *path)!r}"
-                for name, path in _SETTING_FIELDS if _get(b, *path) != _get(c, *path)]
+    settings = _changed(_SETTING_FIELDS, base, cand)
     if settings:
         warnings.append("different settings (" + "; ".join(settings) + "): the figures were "
                         "not measured the same way")
     for label, run in (("baseline", base), ("candidate", cand)):
-        delay = _get(run.document, "settings", "app_delay_ms") or 0
+        delay = run.settings.app_delay_ms or 0
         if delay:
             warnings.append(f"the {label}'s app was deliberately slowed by {delay:g} ms per "
                             "request (ASGIBENCH_APP_DELAY_MS)")
-        if run.document.get("interrupted"):
+        if run.interrupted:
             warnings.append(f"the {label} run was interrupted: its results are partial")
-    bp = _get(b, "environment", "packages") or {}
-    cp = _get(c, "environment", "packages") or {}
+    bp = _dig(base.environment, "packages") or {}
+    cp = _dig(cand.environment, "packages") or {}
     changed = [f"{name} {bp.get(name)} -> {cp.get(name)}" for name in sorted(set(bp) | set(cp))
                if bp.get(name) != cp.get(name)]
     if changed:
         notes.append("package versions differ: " + ", ".join(changed))
-    bg, cg = _get(b, "environment", "git") or {}, _get(c, "environment", "git") or {}
+    bg, cg = _git(base), _git(cand)
     if bg.get("commit") and cg.get("commit"):
         notes.append(f"asgibench commits: {str(bg['commit'])[:10]}"
                      f"{' (dirty)' if bg.get('dirty') else ''} -> {str(cg['commit'])[:10]}"
@@ -287,11 +300,11 @@ def compare(base: Run, cand: Run, threshold: float = 0.05, *, normalise: bool = 
         c_level = c_measured.get(key)
         if c_level is None:
             c_entry = c_entries.get(key[:4])
-            if c_entry is not None and c_entry.get("status") == "failed":
+            if c_entry is not None and c_entry.status == "failed":
                 match = Match(key, b_level.pipeline, b_level.rps, [], verdict=FAILED,
                               raw_baseline=b_level.rps, statistic=statistic)
-                reason = c_entry.get("reason") or "failed"
-                match.notes.append(f"candidate {c_entry.get('phase') or 'failed'}: {reason}")
+                reason = c_entry.reason or "failed"
+                match.notes.append(f"candidate {c_entry.phase or 'failed'}: {reason}")
                 matches.append(match)
             else:
                 only_baseline.append(_describe_key(key))
@@ -318,7 +331,7 @@ def compare(base: Run, cand: Run, threshold: float = 0.05, *, normalise: bool = 
         if key not in b_measured:
             b_entry = b_entries.get(key[:4])
             why = " (failed in the baseline)" if b_entry is not None and \
-                b_entry.get("status") == "failed" else ""
+                b_entry.status == "failed" else ""
             only_candidate.append(_describe_key(key) + why)
     if not matches:
         raise BenchError(
@@ -401,9 +414,9 @@ def _ratio_text(match: Match) -> tuple[str, str, str]:
 
 
 def _run_line(label: str, run: Run) -> str:
-    git = _get(run.document, "environment", "git") or {}
+    git = _git(run)
     commit = f", commit {str(git['commit'])[:10]}" if git.get("commit") else ""
-    return f"{label}: {run.path} ({run.document.get('created', '?')}{commit})"
+    return f"{label}: {run.path} ({run.created}{commit})"
 
 
 def _summary(cmp: Comparison) -> str:
@@ -487,9 +500,7 @@ def render_markdown(cmp: Comparison) -> str:
 
 def to_dict(cmp: Comparison) -> dict[str, Any]:
     def side(run: Run) -> dict[str, Any]:
-        git = _get(run.document, "environment", "git") or {}
-        return {"path": run.path, "created": run.document.get("created"),
-                "commit": git.get("commit")}
+        return {"path": run.path, "created": run.created, "commit": _git(run).get("commit")}
 
     return {
         "schema": SCHEMA_ID,

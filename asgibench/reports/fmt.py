@@ -13,8 +13,9 @@ def rps(value: float | None) -> str:
 
 
 def ms(value: float | None) -> str:
-    """A latency in milliseconds, to a sensible precision; seconds above 1000 ms."""
-    if value is None:
+    """A latency in milliseconds, to a sensible precision; seconds above 1000 ms. ``-``
+    when there is no sample (None, or 0: e.g. wrk saw no complete pipelined batch)."""
+    if value is None or value <= 0:
         return "-"
     if value >= 1000:
         return f"{value / 1000:.2f} s"

@@ -25,59 +25,16 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from asgibench.harness import ranking
-from asgibench.reports import load as loadmod
-from asgibench.reports.load import Level, Run
+from asgibench.harness import ranking, testtypes
+from asgibench.harness.ranking import CompositeRow, RankRow
+from asgibench.harness.results import Run, Settings
+from asgibench.reports.load import all_tests
 
 #: The loop every matrix measures gains against (the stdlib's default loop).
 REFERENCE_LOOP = "asyncio"
-
-
-@dataclass
-class RankRow:
-    rank: int
-    run: str
-    server: str
-    loop: str
-    parser: str
-    test: str
-    requests_per_s: float
-    min_rps: float
-    max_rps: float
-    repeats: int
-    spread_pct: float
-    pct_of_best: float
-    p50_ms: float | None
-    p99_ms: float | None
-    errors: int
-    concurrency: int
-    pipeline: int
-    client_bound: bool
-    tied_with_next: bool = False
-    levels: list[Level] = field(default_factory=list, repr=False)
-    chosen: Level | None = field(default=None, repr=False)
-
-    @property
-    def config(self) -> str:
-        return loadmod.config_label(self.server, self.loop, self.parser)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rank": self.rank, "run": self.run, "server": self.server, "loop": self.loop,
-            "parser": self.parser, "test": self.test,
-            "requests_per_s": round(self.requests_per_s, 3),
-            "min_rps": round(self.min_rps, 3), "max_rps": round(self.max_rps, 3),
-            "repeats": self.repeats, "spread_pct": round(self.spread_pct, 2),
-            "pct_of_best": round(self.pct_of_best, 2),
-            "p50_ms": None if self.p50_ms is None else round(self.p50_ms, 4),
-            "p99_ms": None if self.p99_ms is None else round(self.p99_ms, 4),
-            "errors": self.errors, "concurrency": self.concurrency,
-            "pipeline": self.pipeline, "client_bound": self.client_bound,
-            "tied_with_next": self.tied_with_next,
-        }
 
 
 @dataclass
@@ -111,22 +68,6 @@ class Unsupported:
     def to_dict(self) -> dict[str, Any]:
         return {"run": self.run, "server": self.server, "reason": self.reason,
                 "combos": list(self.combos), "tests": list(self.tests)}
-
-
-@dataclass
-class CompositeRow:
-    rank: int
-    run: str
-    server: str
-    loop: str
-    parser: str
-    score: float
-    parts: dict[str, float]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rank": self.rank, "run": self.run, "server": self.server, "loop": self.loop,
-                "parser": self.parser, "score": round(self.score, 4),
-                "parts": {k: round(v, 4) for k, v in self.parts.items()}}
 
 
 @dataclass
@@ -243,49 +184,44 @@ def machine_line(run: Run) -> str:
 
 def settings_line(run: Run) -> str:
     s = run.settings
-    driver = s.get("driver") or {}
-    repeat = s.get("repeat", 1)
-    dur = s.get("duration_s")
-    text = (f"asgibench {run.document.get('asgibench_version', '?')} · driver "
+    driver = s.driver
+    repeat = s.repeat
+    text = (f"asgibench {run.asgibench_version} · driver "
             f"{driver.get('name', '?')} {driver.get('version') or ''}".rstrip())
-    text += f" · {s.get('profile', '?')} profile"
-    if dur is not None:
-        text += f", {dur:g} s per level x {repeat} repeat{'s' if repeat != 1 else ''}"
-    pins = s.get("pinning") or {}
+    text += f" · {s.profile} profile"
+    text += f", {s.duration_s:g} s per level x {repeat} repeat{'s' if repeat != 1 else ''}"
+    pins = s.pinning
     if pins.get("server_cpus"):
         text += f" · server CPU {_cpus(pins['server_cpus'])}, driver CPU " \
                 f"{_cpus(pins.get('driver_cpus'))}"
     else:
         text += " · not pinned"
-    created = run.document.get("created")
-    if created:
-        text += f" · {created[:10]}"
+    if run.created:
+        text += f" · {run.created[:10]}"
     return text
 
 
-def _levels_text(settings: dict[str, Any], tests: list[str]) -> str:
-    levels = settings.get("levels") or {}
-    pipes = settings.get("pipeline") or {}
+def _levels_text(settings: Settings, tests: list[str]) -> str:
     parts = []
     for test in tests:
-        text = f"{test} " + ", ".join(str(c) for c in levels.get(test, []))
-        if int(pipes.get(test, 1) or 1) > 1:
-            text += f" (pipelined x{pipes[test]})"
+        text = f"{test} " + ", ".join(str(c) for c in settings.levels.get(test, []))
+        depth = int(settings.pipeline.get(test, 1) or 1)
+        if depth > 1:
+            text += f" (pipelined x{depth})"
         parts.append(text)
     return "; ".join(parts)
 
 
 def run_info(run: Run) -> RunInfo:
-    doc = run.document
     s = run.settings
     env = run.environment
     git = env.get("git") or {}
-    driver = s.get("driver") or {}
-    pins = s.get("pinning") or {}
+    driver = s.driver
+    pins = s.pinning
     cpu = env.get("cpu") or {}
-    facts: list[tuple[str, str]] = [("file", run.path), ("created", doc.get("created", "?"))]
+    facts: list[tuple[str, str]] = [("file", run.path), ("created", run.created)]
     commit = git.get("commit")
-    version = f"{doc.get('asgibench_version', '?')}"
+    version = run.asgibench_version
     if commit:
         version += f" (commit {commit[:10]}{', dirty' if git.get('dirty') else ''})"
     facts.append(("asgibench", version))
@@ -299,12 +235,11 @@ def run_info(run: Run) -> RunInfo:
     if driver.get("threads"):
         drv += f" ({driver['threads']} thread{'s' if driver['threads'] != 1 else ''})"
     facts.append(("driver", drv))
-    repeat = s.get("repeat", 1)
+    repeat = s.repeat
     facts.append(("profile", (
-        f"{s.get('profile', '?')}: {s.get('duration_s', 0):g} s per level x {repeat} "
-        f"repeat{'s' if repeat != 1 else ''}; warm-up {s.get('warmup_s', 0):g} s, primer "
-        f"{s.get('primer_s', 0):g} s, pause {s.get('pause_s', 0):g} s, timeout "
-        f"{s.get('timeout_s', 0):g} s")))
+        f"{s.profile}: {s.duration_s:g} s per level x {repeat} "
+        f"repeat{'s' if repeat != 1 else ''}; warm-up {s.warmup_s:g} s, primer "
+        f"{s.primer_s:g} s, pause {s.pause_s:g} s, timeout {s.timeout_s:g} s")))
     facts.append(("levels", _levels_text(s, run.tests)))
     if pins.get("server_cpus"):
         facts.append(("pinning", f"server on CPU {_cpus(pins['server_cpus'])}, driver on "
@@ -312,109 +247,77 @@ def run_info(run: Run) -> RunInfo:
                                  f"({pins.get('method', '?')})"))
     else:
         facts.append(("pinning", f"not pinned ({pins.get('note') or 'n/a'})"))
-    facts.append(("selection", f"servers {', '.join(s.get('servers') or []) or '-'}; loops "
-                               f"{', '.join(s.get('loops') or []) or '-'}; parsers "
-                               f"{', '.join(s.get('parsers') or []) or '-'}"))
+    facts.append(("selection", f"servers {', '.join(s.servers) or '-'}; loops "
+                               f"{', '.join(s.loops) or '-'}; parsers "
+                               f"{', '.join(s.parsers) or '-'}"))
     packages = env.get("packages") or {}
     shown = [f"{k} {v}" for k, v in packages.items() if v and k != "asgibench"]
     if shown:
         facts.append(("packages", ", ".join(shown)))
     ceiling = []
     parts = []
-    for record in doc.get("ceiling") or []:
-        label = f"{record.get('test')} c={record.get('concurrency')}"
-        if record.get("status") == "ok" and record.get("result"):
-            rps = float(record["result"].get("requests_per_s") or 0)
+    for record in run.ceiling:
+        label = f"{record.test} c={record.concurrency}"
+        if record.status == "ok" and record.result is not None:
+            rps = float(record.result.requests_per_s or 0)
             parts.append(f"{label}: {_fmt_rps(rps)} req/s")
-            ceiling.append({"test": record.get("test"), "concurrency":
-                            record.get("concurrency"), "requests_per_s": rps})
+            ceiling.append({"test": record.test, "concurrency": record.concurrency,
+                            "requests_per_s": rps})
         else:
-            parts.append(f"{label}: failed ({record.get('reason', '?')})")
+            parts.append(f"{label}: failed ({record.reason or '?'})")
     facts.append(("driver ceiling", "; ".join(parts) if parts else
                   "not measured (client-bound results cannot be flagged)"))
 
     flags: list[str] = []
-    if doc.get("interrupted"):
+    if run.interrupted:
         flags.append("the run was interrupted: partial results")
-    delay = s.get("app_delay_ms") or 0
+    delay = s.app_delay_ms or 0
     if delay:
         flags.append(f"the app was deliberately slowed by {delay:g} ms per request "
                      "(ASGIBENCH_APP_DELAY_MS): not a real measurement")
     if git.get("dirty"):
         flags.append("asgibench ran from a checkout with uncommitted changes")
-    if (s.get("repeat", 1) or 1) < 2:
+    if (s.repeat or 1) < 2:
         flags.append("one repeat per level: no spread, so close calls cannot be told from "
                      "noise (use --repeat 3)")
-    if s.get("profile") == "quick":
+    if s.profile == "quick":
         flags.append("quick profile: short measurements, fine for a look (TechEmpower "
                      "measures 15 s per level: --full)")
-    for note in s.get("notes") or []:
+    for note in s.notes:
         flags.append(f"note: {note}")
-    return RunInfo(run.label, run.path, doc.get("created", "?"), facts, flags, ceiling,
+    return RunInfo(run.label, run.path, run.created, facts, flags, ceiling,
                    machine_line(run), settings_line(run))
-
-
-def _rank_entry(entry: dict[str, Any], test: str) -> tuple[Any, list[Level], Level] | None:
-    """(harness Row, levels, chosen level) for one ok entry with data, else None."""
-    rows = ranking.rank([entry], test)
-    if not rows:
-        return None
-    row = rows[0]
-    lvls = loadmod.levels(entry)
-    chosen = next((lv for lv in lvls if lv.concurrency == row.concurrency), None)
-    if chosen is None:
-        return None
-    return row, lvls, chosen
 
 
 def rankings(runs: Sequence[Run], tests: Sequence[str], multi: bool
              ) -> tuple[dict[str, list[RankRow]], dict[str, list[Excluded]]]:
-    ranked: dict[str, list[RankRow]] = {}
+    """The rankings (:func:`asgibench.harness.ranking.rank_runs`) and, per test type, the
+    entries that are listed but not ranked, with why."""
+    ranked = ranking.rank_runs(runs, tests, labelled=multi)
     excluded: dict[str, list[Excluded]] = {}
     for test in tests:
-        rows: list[RankRow] = []
+        kept = {(row.run, row.server, row.loop, row.parser) for row in ranked[test]}
         out: list[Excluded] = []
         for run in runs:
             label = run.label if multi else ""
             for entry in run.entries:
-                if entry.get("test") != test:
+                if entry.test != test or entry.status == "unsupported":
                     continue
-                status = entry.get("status")
-                if status == "unsupported":
+                base = (label, entry.server, entry.loop, entry.parser, test)
+                if base[:4] in kept:
                     continue
-                base = (label, entry.get("server", "?"), entry.get("loop", "?"),
-                        entry.get("parser", "?"), test)
-                verification = entry.get("verification") or {}
-                if status == "failed":
-                    phase = entry.get("phase")
-                    kind = "unverified" if phase == "verify" else "failed"
-                    out.append(Excluded(*base, kind, phase, entry.get("reason") or
-                                        "failed (no reason recorded)", entry.get("output")))
-                    continue
-                if verification and verification.get("passed") is False:
-                    failed = [c.get("name", "?") for c in verification.get("checks") or []
-                              if not c.get("ok")]
+                if entry.status == "failed":
+                    kind = "unverified" if entry.phase == "verify" else "failed"
+                    out.append(Excluded(*base, kind, entry.phase, entry.reason or
+                                        "failed (no reason recorded)", entry.output))
+                elif not ranking.rankable(entry):
+                    failed = entry.verification.failed_checks if entry.verification else []
                     out.append(Excluded(*base, "unverified", "verify",
                                         "verification failed: " + ", ".join(failed)))
-                    continue
-                ranked_entry = _rank_entry(entry, test)
-                if ranked_entry is None:
+                else:
                     why = ("the run was interrupted before it was measured"
-                           if run.document.get("interrupted") else "no measurement recorded")
+                           if run.interrupted else "no measurement recorded")
                     out.append(Excluded(*base, "not measured", None, why))
-                    continue
-                hrow, lvls, chosen = ranked_entry
-                rows.append(RankRow(
-                    0, label, *base[1:], requests_per_s=float(hrow.requests_per_s),
-                    min_rps=float(hrow.min_rps), max_rps=float(hrow.max_rps),
-                    repeats=int(hrow.repeats), spread_pct=float(hrow.spread_pct),
-                    pct_of_best=0.0, p50_ms=chosen.median_latency("p50"),
-                    p99_ms=chosen.median_latency("p99"), errors=int(hrow.errors),
-                    concurrency=chosen.concurrency, pipeline=chosen.pipeline,
-                    client_bound=bool(hrow.client_bound), levels=lvls, chosen=chosen))
-        rows.sort(key=lambda r: (-r.requests_per_s, r.server, r.loop, r.parser, r.run))
-        ranking.assign_ranks(rows)
-        ranked[test] = rows
         excluded[test] = out
     return ranked, excluded
 
@@ -424,37 +327,16 @@ def unsupported(runs: Sequence[Run], multi: bool) -> list[Unsupported]:
     for run in runs:
         label = run.label if multi else ""
         for entry in run.entries:
-            if entry.get("status") != "unsupported":
+            if entry.status != "unsupported":
                 continue
-            key = (label, entry.get("server", "?"), entry.get("reason") or "unsupported")
+            key = (label, entry.server, entry.reason or "unsupported")
             item = groups.setdefault(key, Unsupported(*key, [], []))
-            combo = f"{entry.get('loop', '?')}/{entry.get('parser', '?')}"
+            combo = f"{entry.loop}/{entry.parser}"
             if combo not in item.combos:
                 item.combos.append(combo)
-            if entry.get("test") not in item.tests:
-                item.tests.append(entry.get("test", "?"))
+            if entry.test not in item.tests:
+                item.tests.append(entry.test)
     return list(groups.values())
-
-
-def composite(ranked: dict[str, list[RankRow]]) -> tuple[list[CompositeRow],
-                                                         dict[str, float]]:
-    """TechEmpower's composite over the test types that have ranked rows (2 or more)."""
-    tests = [test for test, rows in ranked.items() if rows]
-    weights = {test: loadmod.weight(test) for test in tests}
-    if len(tests) < 2:
-        return [], weights
-    by_key: dict[tuple[str, str, str, str], dict[str, float]] = {}
-    for test in tests:
-        best = ranked[test][0].requests_per_s
-        for row in ranked[test]:
-            parts = by_key.setdefault((row.run, row.server, row.loop, row.parser), {})
-            parts[test] = weights[test] * (row.requests_per_s / best if best else 0.0)
-    rows = [CompositeRow(0, *key, sum(parts.values()), parts)
-            for key, parts in by_key.items() if len(parts) == len(tests)]
-    rows.sort(key=lambda r: (-r.score, r.server, r.loop, r.parser, r.run))
-    for index, row in enumerate(rows):
-        row.rank = index + 1
-    return rows, weights
 
 
 def _ordered(preferred: Sequence[str], found: Sequence[str]) -> list[str]:
@@ -468,18 +350,16 @@ def matrices(runs: Sequence[Run], ranked: dict[str, list[RankRow]],
     out: list[Matrix] = []
     for run in runs:
         label = run.label if multi else ""
-        servers = _ordered(run.settings.get("servers") or [],
-                           [e.get("server", "?") for e in run.entries])
+        servers = _ordered(run.settings.servers, [e.server for e in run.entries])
         for server in dict.fromkeys(servers):
-            for test in loadmod.order_tests(run.tests):
-                entries = [e for e in run.entries
-                           if e.get("server") == server and e.get("test") == test]
-                loops = _ordered(run.settings.get("loops") or [],
-                                 list(dict.fromkeys(e.get("loop", "?") for e in entries)))
-                loops = [lp for lp in loops if any(e.get("loop") == lp for e in entries)]
-                parsers = _ordered(run.settings.get("parsers") or [],
-                                   list(dict.fromkeys(e.get("parser", "?") for e in entries)))
-                parsers = [p for p in parsers if any(e.get("parser") == p for e in entries)]
+            for test in testtypes.order(run.tests):
+                entries = [e for e in run.entries if e.server == server and e.test == test]
+                loops = _ordered(run.settings.loops,
+                                 list(dict.fromkeys(e.loop for e in entries)))
+                loops = [lp for lp in loops if any(e.loop == lp for e in entries)]
+                parsers = _ordered(run.settings.parsers,
+                                   list(dict.fromkeys(e.parser for e in entries)))
+                parsers = [p for p in parsers if any(e.parser == p for e in entries)]
                 if len(loops) * len(parsers) < 2:
                     continue
                 cells: dict[tuple[str, str], Cell] = {}
@@ -487,8 +367,7 @@ def matrices(runs: Sequence[Run], ranked: dict[str, list[RankRow]],
                         if r.run == label and r.server == server}
                 kinds = {(x.loop, x.parser): x.kind for x in excluded.get(test, [])
                          if x.run == label and x.server == server}
-                statuses = {(e.get("loop"), e.get("parser")): e.get("status")
-                            for e in entries}
+                statuses = {(e.loop, e.parser): e.status for e in entries}
                 for loop in loops:
                     for parser in parsers:
                         key = (loop, parser)
@@ -543,7 +422,7 @@ def cross_run_flags(runs: Sequence[Run]) -> list[str]:
         flags.append("the merged runs come from different machines: their rows compare "
                      "machines as much as servers")
     keys = ("driver", "duration_s", "repeat", "levels", "pipeline", "profile")
-    differ = [k for k in keys if not _same([r.settings.get(k) for r in runs])]
+    differ = [k for k in keys if not _same([getattr(r.settings, k) for r in runs])]
     if differ:
         flags.append("the merged runs differ in settings (" + ", ".join(differ) + "): rows "
                      "from different runs are not strictly comparable")
@@ -552,19 +431,19 @@ def cross_run_flags(runs: Sequence[Run]) -> list[str]:
 
 def build(runs: Sequence[Run]) -> Report:
     multi = len(runs) > 1
-    tests = loadmod.all_tests(runs)
+    tests = all_tests(runs)
     ranked, excluded = rankings(runs, tests, multi)
-    comp, weights = composite(ranked)
+    comp = ranking.composite(ranked)
     infos = [run_info(run) for run in runs]
     flags = cross_run_flags(runs)
     bound = sum(1 for rows in ranked.values() for row in rows if row.client_bound)
     if bound:
-        fraction = runs[0].settings.get("client_bound_fraction", 0.8)
+        fraction = runs[0].settings.extra.get("client_bound_fraction", 0.8)
         flags.insert(0, f"{bound} ranked result{'s are' if bound != 1 else ' is'} "
                         f"client-bound (at least {fraction * 100:.0f}% of the driver's "
                         "ceiling): there the load driver, not the server, sets the figure, "
                         "so their order is noise")
-    if not any(run.document.get("ceiling") for run in runs):
+    if not any(run.ceiling for run in runs):
         flags.append("no driver ceiling was measured (--no-ceiling): client-bound results "
                      "cannot be flagged")
     if any(info_flag.startswith("the app was deliberately slowed")
@@ -575,20 +454,21 @@ def build(runs: Sequence[Run]) -> Report:
     ceiling_rps: dict[tuple[str, str, int], float] = {}
     for run in runs:
         label = run.label if multi else ""
-        for test, depth in (run.settings.get("pipeline") or {}).items():
+        for test, depth in run.settings.pipeline.items():
             pipeline.setdefault(test, int(depth or 1))
-        for test, lv in (run.settings.get("levels") or {}).items():
+        for test, lv in run.settings.levels.items():
             merged = levels.setdefault(test, [])
             merged.extend(int(c) for c in lv if int(c) not in merged)
             merged.sort()
         for test in run.tests:
-            for c in (run.settings.get("levels") or {}).get(test, []):
-                values = run.ceiling(test, int(c))
+            for c in run.settings.levels.get(test, []):
+                values = run.ceiling_values(test, int(c))
                 if values:
                     ceiling_rps[(label, test, int(c))] = statistics.median(values)
     return Report(
         runs=infos, tests=tests, rankings=ranked, excluded=excluded,
-        unsupported=unsupported(runs, multi), composite=comp, weights=weights,
+        unsupported=unsupported(runs, multi), composite=comp,
+        weights=ranking.weights(ranked),
         matrices=matrices(runs, ranked, excluded, multi), flags=flags, pipeline=pipeline,
         levels=levels, ceiling_rps=ceiling_rps,
     )

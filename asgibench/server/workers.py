@@ -19,7 +19,9 @@ import sys
 import threading
 from typing import Any
 
+from asgibench.errors import BenchError
 from asgibench.server.config import Config
+from asgibench.server.logs import configure_logging
 from asgibench.server.server import STARTUP_FAILED, Server, bind_sockets
 
 logger = logging.getLogger("asgibench.error")
@@ -88,9 +90,6 @@ def run_workers(config: Config, log_level: str) -> int:
 def _worker_main(
     config: Config, sockets: list[socket.socket] | None, reuse_port: bool, log_level: str
 ) -> None:
-    from asgibench.cli import configure_logging
-    from asgibench.errors import BenchError
-
     configure_logging(log_level)
     try:
         if reuse_port:

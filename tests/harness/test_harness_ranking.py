@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from asgibench.harness import ranking
+from asgibench.harness.results import Entry
 
 
 def repeat(rps: float, p99: float = 1.0, errors: int = 0, bound: bool = False,
@@ -20,11 +21,20 @@ def repeat(rps: float, p99: float = 1.0, errors: int = 0, bound: bool = False,
 
 def entry(server: str, levels: dict[int, list[float]], test: str = "json",
           status: str = "ok", loop: str = "uvloop", parser: str = "httptools",
-          **kw: Any) -> dict[str, Any]:
-    return {"server": server, "loop": loop, "parser": parser, "test": test, "status": status,
+          **kw: Any) -> Entry:
+    return Entry.from_dict({"server": server, "loop": loop, "parser": parser, "test": test,
+                            "status": status,
             "levels": [{"concurrency": c, "pipeline": 1,
                         "repeats": [repeat(v, **kw) for v in values]}
-                       for c, values in levels.items()]}
+                       for c, values in levels.items()]})
+
+
+def rank(entries: list[Entry], test: str) -> list[ranking.RankRow]:
+    return ranking.rank([("", e) for e in entries], test)
+
+
+def rank_all(entries: list[Entry], tests: list[str]) -> dict[str, list[ranking.RankRow]]:
+    return {test: rank(entries, test) for test in tests}
 
 
 def test_best_level_median_wins() -> None:
@@ -32,7 +42,7 @@ def test_best_level_median_wins() -> None:
         entry("a", {16: [100, 110, 90], 64: [200, 150, 300]}),  # best level 64, median 200
         entry("b", {16: [250, 240, 260], 64: [100, 100, 100]}),  # best level 16, median 250
     ]
-    rows = ranking.rank(entries, "json")
+    rows = rank(entries, "json")
     assert [(r.server, r.requests_per_s, r.concurrency) for r in rows] == [
         ("b", 250, 16), ("a", 200, 64)]
     assert rows[0].rank == 1 and rows[1].rank == 2
@@ -52,21 +62,21 @@ def test_last_level_rule() -> None:
     try:
         entries = [entry("a", {1: [500], 20: [50]}, test="queries-test"),
                    entry("b", {1: [100], 20: [80]}, test="queries-test")]
-        rows = ranking.rank(entries, "queries-test")
+        rows = rank(entries, "queries-test")
         assert [(r.server, r.requests_per_s) for r in rows] == [("b", 80), ("a", 50)]
     finally:
-        testtypes._REGISTRY.pop("queries-test")
+        testtypes.TEST_TYPES.unregister("queries-test")
 
 
 def test_failed_unsupported_and_other_tests_are_not_ranked() -> None:
     entries = [entry("ok", {16: [10]}), entry("bad", {16: [1000]}, status="failed"),
                entry("nope", {16: []}, status="unsupported"),
                entry("plain", {16: [999]}, test="plaintext")]
-    assert [r.server for r in ranking.rank(entries, "json")] == ["ok"]
+    assert [r.server for r in rank(entries, "json")] == ["ok"]
 
 
 def test_errors_summed_and_flags() -> None:
-    rows = ranking.rank([entry("a", {16: [10, 12], 32: [5]}, errors=2, non_2xx=1,
+    rows = rank([entry("a", {16: [10, 12], 32: [5]}, errors=2, non_2xx=1,
                                bound=True)], "json")
     assert rows[0].errors == 3 * (2 + 1)
     assert rows[0].client_bound
@@ -75,12 +85,12 @@ def test_errors_summed_and_flags() -> None:
 def test_ties_within_spread() -> None:
     entries = [entry("a", {16: [100, 120, 110]}), entry("b", {16: [95, 105, 100]}),
                entry("c", {16: [10, 11, 12]})]
-    rows = ranking.rank(entries, "json")
+    rows = rank(entries, "json")
     assert [r.tied_with_next for r in rows] == [True, False, False]
 
 
 def test_single_repeat_never_tied() -> None:
-    rows = ranking.rank([entry("a", {16: [100]}), entry("b", {16: [100]})], "json")
+    rows = rank([entry("a", {16: [100]}), entry("b", {16: [100]})], "json")
     assert not rows[0].tied_with_next
 
 
@@ -90,7 +100,7 @@ def test_composite_weights_and_completeness() -> None:
         entry("b", {16: [50]}, test="json"), entry("b", {256: [2000]}, test="plaintext"),
         entry("c", {16: [80]}, test="json"),  # no plaintext: no composite score
     ]
-    rankings = ranking.rank_all(entries, ["plaintext", "json"])
+    rankings = rank_all(entries, ["plaintext", "json"])
     rows = ranking.composite(rankings)
     scores = {r.server: r.score for r in rows}
     assert set(scores) == {"a", "b"}
@@ -100,4 +110,4 @@ def test_composite_weights_and_completeness() -> None:
 
 
 def test_composite_needs_two_types() -> None:
-    assert ranking.composite(ranking.rank_all([entry("a", {16: [1]})], ["json"])) == []
+    assert ranking.composite(rank_all([entry("a", {16: [1]})], ["json"])) == []

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from asgibench.errors import BenchError
-from asgibench.harness import results, schema
+from asgibench.harness import environment, results, schema
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ def sample() -> dict[str, Any]:
         "asgibench_version": "0.1.0",
         "command": ["bench", "run"],
         "interrupted": False,
-        "environment": results.environment([0, 1]),
+        "environment": environment.environment([0, 1]),
         "settings": {
             "profile": "quick", "driver": {"name": "python", "version": "x"},
             "tests": ["json"], "levels": {"json": [16]}, "pipeline": {"json": 1},
@@ -190,7 +190,7 @@ def test_check_writable(tmp_path: Path) -> None:
 
 
 def test_environment_records_versions() -> None:
-    env = results.environment([0])
+    env = environment.environment([0])
     for name in ("uvloop", "httptools", "h11", "asgibench"):
         assert name in env["packages"]
     assert env["python"]["version"]

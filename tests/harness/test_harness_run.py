@@ -121,7 +121,7 @@ def test_failures_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
                         primer=0.0, pause=0.0, repeat=1, host="127.0.0.1", port=port,
                         profile="quick", ceiling=False, startup_timeout=15)
     runner = Runner(settings, plan, get_driver("python"), pinning.plan("none"))
-    document = runner.run()
+    document = runner.run().to_dict()
     results.write(document, tmp_path / "r.json")  # schema-valid
     by = {e["loop"]: e for e in document["entries"]}
 

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from asgibench import loops, protocols
 from asgibench.errors import BenchError
-from asgibench.harness import cli, pinning, servers, testtypes, verify
+from asgibench.harness import peerloops, pinning, plan, servers, testtypes, verify
+from asgibench.harness.runner import RunMarker
 from asgibench.harness.verify import Response
 
 # -- the app -----------------------------------------------------------------------------
@@ -236,10 +238,8 @@ def test_pin_plans() -> None:
 
 
 def test_asgibench_plan() -> None:
-    from asgibench import loops, protocols
-
     loop, parser = loops.available()[0], protocols.available()[0]
-    items = servers.KINDS["asgibench"].plan([loop, "nosuchloop"], [parser, "rust"],
+    items = servers.SERVERS.plugin("asgibench").plan([loop, "nosuchloop"], [parser, "rust"],
                                             "127.0.0.1", 8000)
     launches = [i for i in items if isinstance(i, servers.Launch)]
     assert [(i.loop, i.parser) for i in launches] == [(loop, parser)]
@@ -254,12 +254,12 @@ def test_asgibench_plan() -> None:
 
 
 def test_peer_plans() -> None:
-    hyper = servers._Hypercorn("hypercorn", "hypercorn", "hypercorn", "")
+    hyper = servers.SERVERS.plugin("hypercorn")
     items = hyper.plan(["asyncio", "rloop"], ["h11", "httptools"], "127.0.0.1", 9)
     kinds = {(i.loop, i.parser): type(i).__name__ for i in items}
     assert kinds == {("asyncio", "h11"): "Launch", ("asyncio", "httptools"): "Unsupported",
                      ("rloop", "h11"): "Unsupported", ("rloop", "httptools"): "Unsupported"}
-    granian = servers._Granian("granian", "granian", "granian", "")
+    granian = servers.SERVERS.plugin("granian")
     items = granian.plan(["asyncio"], ["httptools", "h11"], "127.0.0.1", 9)
     assert [(type(i).__name__, i.parser) for i in items] == [
         ("Launch", "rust"), ("Unsupported", "httptools"), ("Unsupported", "h11")]
@@ -268,11 +268,9 @@ def test_peer_plans() -> None:
 
 def test_uvicorn_plan_uses_loop_factories() -> None:
     pytest.importorskip("uvicorn")
-    items = servers.KINDS["uvicorn"].plan(["asyncio"], ["h11"], "127.0.0.1", 9)
+    items = servers.SERVERS.plugin("uvicorn").plan(["asyncio"], ["h11"], "127.0.0.1", 9)
     argv = items[0].argv  # type: ignore[union-attr]
     assert argv[argv.index("--loop") + 1] == "asgibench.harness.peerloops:loop_asyncio"
-    from asgibench.harness import peerloops
-
     loop = peerloops.loop_asyncio()
     loop.close()
 
@@ -289,34 +287,32 @@ def test_server_resolution() -> None:
 
 def test_levels_option() -> None:
     tests = ["plaintext", "json"]
-    assert cli.parse_levels(("64,16",), tests) == {"plaintext": [16, 64], "json": [16, 64]}
-    assert cli.parse_levels(("8", "json=4,2"), tests) == {"plaintext": [8], "json": [2, 4]}
+    assert plan.parse_levels(("64,16",), tests) == {"plaintext": [16, 64], "json": [16, 64]}
+    assert plan.parse_levels(("8", "json=4,2"), tests) == {"plaintext": [8], "json": [2, 4]}
     for bad in ("x", "0", "db=4", ","):
         with pytest.raises(BenchError):
-            cli.parse_levels((bad,), tests)
+            plan.parse_levels((bad,), tests)
 
 
 def test_cap_levels() -> None:
-    levels, notes = cli.cap_levels({"plaintext": [256, 16384]}, 4096)
+    levels, notes = plan.cap_levels({"plaintext": [256, 16384]}, 4096)
     assert levels == {"plaintext": [256]} and "16384" in notes[0]
-    levels, _ = cli.cap_levels({"plaintext": [16384]}, 1024)
-    assert levels == {"plaintext": [1024 - cli.FD_HEADROOM]}
-    assert cli.cap_levels({"json": [16]}, None) == ({"json": [16]}, [])
+    levels, _ = plan.cap_levels({"plaintext": [16384]}, 1024)
+    assert levels == {"plaintext": [1024 - plan.FD_HEADROOM]}
+    assert plan.cap_levels({"json": [16]}, None) == ({"json": [16]}, [])
 
 
 def test_loop_and_parser_names() -> None:
-    from asgibench import loops, protocols
-
-    names, notes = cli.resolve_loops("all", platform="linux")
+    names, notes = plan.resolve_loops("all", platform="linux")
     assert "selector" not in names and notes
-    assert cli.resolve_loops("selector", platform="linux")[0] == ["selector"]
-    assert cli.resolve_loops("auto")[0] == [loops.auto_name()]
+    assert plan.resolve_loops("selector", platform="linux")[0] == ["selector"]
+    assert plan.resolve_loops("auto")[0] == [loops.auto_name()]
     with pytest.raises(BenchError, match="unknown loop"):
-        cli.resolve_loops("turbo")
-    assert cli.resolve_parsers("all") == protocols.available()
-    assert cli.resolve_parsers("rust,h11") == ["rust", "h11"]
+        plan.resolve_loops("turbo")
+    assert plan.resolve_parsers("all") == protocols.available()
+    assert plan.resolve_parsers("rust,h11") == ["rust", "h11"]
     with pytest.raises(BenchError, match="unknown parser 'picohttp'"):
-        cli.resolve_parsers("picohttp")
+        plan.resolve_parsers("picohttp")
 
 
 # -- concurrent runs ---------------------------------------------------------------------
@@ -326,8 +322,6 @@ def test_loop_and_parser_names() -> None:
 def test_run_marker_finds_other_runs(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import os
     import tempfile
-
-    from asgibench.harness.runner import RunMarker
 
     monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
     folder = tmp_path / "asgibench-runs"
@@ -343,21 +337,16 @@ def test_run_marker_finds_other_runs(tmp_path: Any, monkeypatch: pytest.MonkeyPa
 
 
 def test_pipeline_option_sets_depth_per_test_or_for_all():
-    from asgibench.harness import testtypes
-    from asgibench.harness.cli import apply_pipeline
-
     tests = testtypes.resolve("plaintext,json")
-    by_name = {t.name: t.pipeline for t in apply_pipeline(tests, ("plaintext=1",))}
+    by_name = {t.name: t.pipeline for t in plan.apply_pipeline(tests, ("plaintext=1",))}
     assert by_name == {"plaintext": 1, "json": 1}
-    by_name = {t.name: t.pipeline for t in apply_pipeline(tests, ("4", "json=2"))}
+    by_name = {t.name: t.pipeline for t in plan.apply_pipeline(tests, ("4", "json=2"))}
     assert by_name == {"plaintext": 4, "json": 2}
-    assert {t.name: t.pipeline for t in apply_pipeline(tests, ())} == {"plaintext": 16, "json": 1}
+    by_name = {t.name: t.pipeline for t in plan.apply_pipeline(tests, ())}
+    assert by_name == {"plaintext": 16, "json": 1}
 
 
 @pytest.mark.parametrize("value", ["plaintext=0", "plaintext=x", "nope=2"])
 def test_pipeline_option_rejects_bad_values(value):
-    from asgibench.harness import testtypes
-    from asgibench.harness.cli import apply_pipeline
-
     with pytest.raises(BenchError):
-        apply_pipeline(testtypes.resolve("plaintext,json"), (value,))
+        plan.apply_pipeline(testtypes.resolve("plaintext,json"), (value,))

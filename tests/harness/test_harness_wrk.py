@@ -18,7 +18,7 @@ from asgibench.harness.drivers.wrk import (
     result_from_parsed,
     to_ms,
 )
-from asgibench.harness.testtypes import jsonser
+from asgibench.harness.testtypes import json_serialization as jsonser
 
 PIPELINED = """\
 Running 2s test @ http://127.0.0.1:8799/plaintext
@@ -181,8 +181,7 @@ def test_wrk_counts_wrong_bodies(canned_port) -> None:
     assert result.requests_per_s == 0
 
 
-def test_missing_wrk_is_unavailable() -> None:
-    driver = WrkDriver(executable=None)
-    driver.executable = None
-    ok, reason = driver.available()
+def test_missing_wrk_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # wrk is looked up on PATH when asked
+    ok, reason = WrkDriver().available()
     assert not ok and "apt install wrk" in reason

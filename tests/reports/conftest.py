@@ -7,6 +7,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from asgibench.cli import main
+from asgibench.reports import html, load, model
+
 from . import reportdocs
 
 
@@ -28,13 +31,11 @@ def real_path() -> Path:
 
 @pytest.fixture
 def bench() -> Callable[..., Result]:
-    """Run ``bench <args>`` (report/chart/compare) in-process, with bench's error handling."""
-    from asgibench.reports.cli import _group
-
-    group = _group()
+    """Run ``bench <args>`` (report/chart/compare/merge) in-process, with bench's error
+    handling."""
 
     def run(*args: str) -> Result:
-        return CliRunner().invoke(group, [str(a) for a in args], catch_exceptions=False)
+        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
     return run
 
@@ -43,8 +44,6 @@ def bench() -> Callable[..., Result]:
 def charted_html(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
     """(HTML report with embedded charts, its results document), rendered once."""
     pytest.importorskip("matplotlib")
-    from asgibench.reports import html, load, model
-
     doc = reportdocs.document()
     path = reportdocs.write(doc, tmp_path_factory.mktemp("charted") / "sample.json")
     return html.render(model.build(load.load([path])), charts=True), doc

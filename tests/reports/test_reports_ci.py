@@ -35,11 +35,11 @@ def test_gate_script_is_valid_bash() -> None:
 
 def test_gate_baseline_is_a_results_file_with_a_ceiling() -> None:
     run = load.load([ROOT / ".ci" / "bench-baseline.json"])[0]
-    assert run.settings["repeat"] >= 3
-    for test, levels in run.settings["levels"].items():
+    assert run.settings.repeat >= 3
+    for test, levels in run.settings.levels.items():
         for conc in levels:
-            assert run.ceiling(test, conc), f"no ceiling for {test} c={conc}"
-    assert all(e["status"] == "ok" for e in run.entries)
+            assert run.ceiling_values(test, conc), f"no ceiling for {test} c={conc}"
+    assert all(e.status == "ok" for e in run.entries)
 
 
 def _collect(env_extra: dict[str, str]) -> str:

@@ -1,23 +1,21 @@
-"""The lead's ``bench`` CLI exposes report, chart and compare (once registered)."""
+"""``bench`` exposes report, chart, compare and merge (asgibench.cli.reports)."""
 
 from __future__ import annotations
 
 import click
-import pytest
 
-from asgibench.reports import cli
+from asgibench.cli import main
+from asgibench.cli import reports as cli
 
 
-def test_the_three_commands_are_click_commands() -> None:
+def test_the_report_commands_are_click_commands() -> None:
     for command, name in ((cli.report_command, "report"), (cli.chart_command, "chart"),
-                          (cli.compare_command, "compare")):
+                          (cli.compare_command, "compare"), (cli.merge_command, "merge")):
         assert isinstance(command, click.Command) and command.name == name
 
 
 def test_registered_in_bench() -> None:
-    from asgibench.cli import main
-
-    missing = {"report", "chart", "compare"} - set(main.commands)
-    if missing:
-        pytest.skip(f"asgibench.cli does not register {sorted(missing)} yet")
-    assert main.commands["compare"] is cli.compare_command
+    ctx = click.Context(main)
+    for name in ("report", "chart", "compare", "merge"):
+        assert name in main.list_commands(ctx)
+        assert main.get_command(ctx, name) is getattr(cli, f"{name}_command")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from asgibench.errors import BenchError
+from asgibench.harness import testtypes
 from asgibench.reports import load, model
 
 from . import reportdocs
@@ -78,10 +79,11 @@ def test_composite_uses_tfb_weights(sample_doc: dict, tmp_path: Path) -> None:
 
 
 def test_weight_table_for_types_the_harness_does_not_know() -> None:
-    assert load.weight("fortunes") == 1.5
-    assert load.weight("updates") == 1.25
-    assert load.weight("something-new") == 1.0
-    assert load.ranking_rule("queries") == "last"
+    assert testtypes.weight("fortunes") == 1.5
+    assert testtypes.weight("updates") == 1.25
+    assert testtypes.weight("something-new") == 1.0
+    assert testtypes.ranking_rule("queries") == "last"
+    assert testtypes.ranking_rule("something-new") == "best"
 
 
 def test_loop_parser_matrix(sample_doc: dict, tmp_path: Path) -> None:

@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgibench.errors import BenchError
+from asgibench.registry import Registry
 
-DRIVER_NAMES = ("auto", "wrk", "python")
 ERROR_KINDS = ("connect", "read", "write", "timeout")
 PERCENTILES = (50, 75, 90, 99)
 
@@ -89,6 +88,7 @@ class LoadResult:
 
 class Driver(ABC):
     name: str
+    install_hint: str = ""
 
     @abstractmethod
     def available(self) -> tuple[bool, str]:
@@ -106,24 +106,21 @@ class Driver(ABC):
         return {"name": self.name, "version": self.version()}
 
 
-def get_driver(name: str) -> Driver:
-    """``auto``/``wrk``/``python`` -> a usable driver, or BenchError (one line)."""
-    from asgibench.harness.drivers.pydriver import PythonDriver
-    from asgibench.harness.drivers.wrk import WrkDriver
+def _auto() -> str:
+    """wrk (TechEmpower's own driver) when it is on PATH, else the Python driver."""
+    return "wrk" if DRIVERS.plugin("wrk").available()[0] else "python"
 
-    key = name.strip().lower()
-    if key == "auto":
-        wrk = WrkDriver()
-        return wrk if wrk.available()[0] else PythonDriver()
-    if key == "wrk":
-        wrk = WrkDriver()
-        ok, reason = wrk.available()
-        if not ok:
-            raise BenchError(f"driver 'wrk' is not available: {reason}; or use --driver python")
-        return wrk
-    if key == "python":
-        return PythonDriver()
-    raise BenchError(f"unknown driver {name!r}; choose from: {', '.join(DRIVER_NAMES)}")
+
+#: The load drivers: one module each (defining ``DRIVER``), one line here.
+DRIVERS: Registry[Driver] = Registry("driver", {
+    "wrk": "asgibench.harness.drivers.wrk:DRIVER",
+    "python": "asgibench.harness.drivers.pydriver:DRIVER",
+}, auto=_auto)
+
+
+def get_driver(name: str) -> Driver:
+    """``auto`` or a driver's name -> a usable driver, or BenchError (one line)."""
+    return DRIVERS.get(name.strip().lower())
 
 
 # -- latency histograms (shared by the Python driver and its tests) --------------------

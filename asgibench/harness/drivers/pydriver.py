@@ -53,6 +53,7 @@ _RECONNECT_DELAY = 0.05
 
 class PythonDriver(Driver):
     name = "python"
+    install_hint = ""
 
     def available(self) -> tuple[bool, str]:
         return True, ""
@@ -91,6 +92,9 @@ class PythonDriver(Driver):
             for worker in workers:
                 worker.close()
         return _merge(reports)
+
+
+DRIVER = PythonDriver()
 
 
 class _Worker:

@@ -198,9 +198,15 @@ def build_script(good_bodies: tuple[bytes, ...]) -> str:
 
 class WrkDriver(Driver):
     name = "wrk"
+    install_hint = "Debian/Ubuntu: sudo apt install wrk; macOS: brew install wrk"
 
     def __init__(self, executable: str | None = None) -> None:
-        self.executable = executable or shutil.which("wrk")
+        self._executable = executable
+
+    @property
+    def executable(self) -> str | None:
+        """The given wrk, else the one on PATH now (looked up each time: PATH may change)."""
+        return self._executable or shutil.which("wrk")
 
     def available(self) -> tuple[bool, str]:
         if not self.executable:
@@ -338,3 +344,6 @@ def result_from_parsed(parsed: dict[str, Any], check: Any = None) -> LoadResult:
         bad_body=bad_body,
         checked=checked,
     )
+
+
+DRIVER = WrkDriver()

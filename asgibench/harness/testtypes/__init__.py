@@ -2,24 +2,19 @@
 verified, which loads drive it and how it is ranked.
 
 One module per test type in this package, each defining ``TEST_TYPE`` (a
-:class:`TestType`); every such module is found and registered automatically, so adding
-``db``, ``queries``, ``fortunes``, ``updates`` or ``cached-queries`` later is one new
-module (plus, for those, a database the app can reach).
+:class:`TestType`), and one line in :data:`TEST_TYPES`.
 
 Facts (routes, Content-Type patterns, levels, ranking rule, weights) follow
-``../shared/techempower.md``.
+``docs/techempower.md``.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from asgibench.errors import BenchError
-from asgibench.harness.selection import select
+from asgibench.registry import Registry
 
 #: TFB's ``Accept`` header values, as its wrk command line sends them.
 ACCEPT_PLAINTEXT = (
@@ -62,6 +57,10 @@ class TestType:
     #: More (URL, body check) pairs verification must pass, e.g. for queries:
     #: ``("/queries?queries=foo", one_row)``. Same headers/status rules as ``path``.
     extra_checks: tuple[tuple[str, Callable[[bytes], str | None]], ...] = field(default=())
+    #: The ASGI handler that serves ``path`` in the benchmark app (asgibench.harness.app).
+    handler: Callable[..., Awaitable[None]] | None = None
+    #: (Content-Type, body) the canned-response server answers ``path`` with.
+    canned: tuple[bytes, bytes] | None = None
 
     def __post_init__(self) -> None:
         if self.ranking not in RANKING_RULES:
@@ -73,58 +72,75 @@ class TestType:
         """Fast check used under load."""
         return body in self.fast_bodies or self.check_body(body) is None
 
+    # The registry's plug-in protocol: a built-in test type needs nothing installed.
+    install_hint = ""
 
-_REGISTRY: dict[str, TestType] = {}
-_LOADED = False
+    def available(self) -> tuple[bool, str]:
+        return True, ""
+
+    def version(self) -> str | None:
+        return None
+
+
+#: The test types: one module each, one line here.
+TEST_TYPES: Registry[TestType] = Registry("test type", {
+    "plaintext": "asgibench.harness.testtypes.plaintext:TEST_TYPE",
+    "json": "asgibench.harness.testtypes.json_serialization:TEST_TYPE",
+})
 
 
 def register(test_type: TestType) -> TestType:
-    """Add a test type (tests and plug-ins may call this; modules here are automatic)."""
-    _REGISTRY[test_type.name] = test_type
+    """Add a test type object at run time (tests and plug-ins)."""
+    TEST_TYPES.register(test_type.name, test_type)
     return test_type
-
-
-def _load() -> None:
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        test_type = getattr(module, "TEST_TYPE", None)
-        if isinstance(test_type, TestType):
-            register(test_type)
 
 
 #: Display and run order for the built-in types; unknown ones follow alphabetically.
 _ORDER = ("plaintext", "json", "db", "queries", "fortunes", "updates", "cached-queries")
+#: TechEmpower's composite weights and ranking rules (docs/techempower.md), for test types
+#: a results file names but this asgibench has not registered (a registered type's own
+#: ``weight`` and ``ranking`` win). Both spellings TechEmpower has used are listed.
+TFB_WEIGHTS: dict[str, float] = {
+    "json": 1.0, "plaintext": 0.75, "db": 0.75, "queries": 0.75, "query": 0.75,
+    "fortunes": 1.5, "fortune": 1.5, "updates": 1.25, "update": 1.25,
+    "cached-queries": 1.0, "cached-query": 1.0,
+}
+_RANKED_BY_LAST_LEVEL = frozenset(
+    ("queries", "query", "updates", "update", "cached-queries", "cached-query")
+)
+
+
+def order(found: Iterable[str]) -> list[str]:
+    """Test-type names in TechEmpower's usual order, unknown ones after, alphabetically."""
+    unique = list(dict.fromkeys(found))
+    return sorted(unique, key=lambda n: (_ORDER.index(n) if n in _ORDER else 99, n))
 
 
 def names() -> list[str]:
     """Every registered test type, in TechEmpower's usual order."""
-    _load()
-    return sorted(_REGISTRY, key=lambda n: (_ORDER.index(n) if n in _ORDER else 99, n))
+    return order(TEST_TYPES.names())
+
+
+def weight(name: str) -> float:
+    """The composite weight of test type ``name``, registered or not."""
+    if name in TEST_TYPES:
+        return TEST_TYPES.plugin(name).weight
+    return TFB_WEIGHTS.get(name, 1.0)
+
+
+def ranking_rule(name: str) -> str:
+    """``best`` (the best level's figure) or ``last`` (the last level's), registered or
+    not."""
+    if name in TEST_TYPES:
+        return TEST_TYPES.plugin(name).ranking
+    return "last" if name in _RANKED_BY_LAST_LEVEL else "best"
 
 
 def get(name: str) -> TestType:
     """The test type called ``name``; BenchError naming the valid ones otherwise."""
-    _load()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise BenchError(
-            f"unknown test type {name!r}; choose from: {', '.join(names())}"
-        ) from None
+    return TEST_TYPES.get(name)
 
 
 def resolve(spec: str | Sequence[str]) -> list[TestType]:
     """``"plaintext,json"`` / ``"all"`` / a list of names -> test types, order kept."""
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    return select(
-        (item.strip() for item in items if item.strip()),
-        lambda: [get(name) for name in names()],
-        get,
-        f"no test type given; choose from: {', '.join(names())}",
-    )
+    return TEST_TYPES.select(spec)

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from asgibench.harness.testtypes import ACCEPT_PLAINTEXT, TestType
 
 BODY = b"Hello, World!"
+_HEADERS = [(b"content-type", b"text/plain"),
+            (b"content-length", str(len(BODY)).encode("ascii"))]
+
+
+async def handle(scope: Any, receive: Any, send: Any) -> None:
+    """The benchmark app's route: a prebuilt body (TFB allows it), a response per request."""
+    await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
+    await send({"type": "http.response.body", "body": BODY})
 
 
 def check_body(body: bytes) -> str | None:
@@ -28,5 +37,7 @@ TEST_TYPE = TestType(
     ranking="best",
     weight=0.75,
     fast_bodies=(BODY,),
+    handler=handle,
+    canned=(b"text/plain", BODY),
     description="Hello, World! as text/plain, HTTP pipelining depth 16",
 )

@@ -1,17 +1,25 @@
-"""``bench run``: benchmark loops x parsers x servers on this machine, print a ranked
-table, write a results file. The lead's CLI registers :data:`run_command` as ``run``."""
+"""From the selection options of ``bench run``, ``bench cost`` and ``bench memory`` to
+what runs: loop and parser names, concurrency levels, pipelining depths, the open-file
+limit, the launch plan, and the :class:`~asgibench.harness.runner.Runner` of a run.
+
+Every mistake is a :class:`~asgibench.errors.BenchError` naming the option. Nothing here
+knows about click or ``sys.argv``: the ``bench`` commands turn flags into these calls.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
-from dataclasses import dataclass
 from typing import Any
 
-import click
+from rich.console import Console
 
+from asgibench import loops, protocols
 from asgibench.errors import BenchError
+from asgibench.harness import drivers, pinning, progress, results, servers, testtypes
+from asgibench.harness.runner import Runner, Settings, check_port, pick_port
+from asgibench.harness.servers import RUST, Launch, Unsupported
+from asgibench.harness.testtypes import TestType
 
 #: The two profiles. ``quick`` (the default) finishes a full default run in about a
 #: minute; ``full`` is TechEmpower's method (levels capped by the open-file limit).
@@ -23,14 +31,6 @@ FD_HEADROOM = 256  # file descriptors kept free beside the connections
 WRK_SLOW_CONNECT = 4096  # above this many connections wrk needs long measurements
 
 
-@dataclass
-class Selection:
-    servers: list[str]
-    loops: list[str]
-    parsers: list[str]
-    notes: list[str]
-
-
 def _split(text: str) -> list[str]:
     return [item.strip().lower() for item in text.split(",") if item.strip()]
 
@@ -38,8 +38,6 @@ def _split(text: str) -> list[str]:
 def resolve_loops(spec: str, platform: str | None = None) -> tuple[list[str], list[str]]:
     """``--loop`` -> (loop names, notes). ``all``: every available loop, except
     ``selector`` where it is the same loop as ``asyncio`` (everywhere but Windows)."""
-    from asgibench import loops
-
     wanted = _split(spec)
     if not wanted:
         raise BenchError("--loop is empty; give loop names, or all")
@@ -63,9 +61,6 @@ def resolve_loops(spec: str, platform: str | None = None) -> tuple[list[str], li
 
 def resolve_parsers(spec: str) -> list[str]:
     """``--proto`` -> parser names (``all``: every installed one; ``rust``: granian's)."""
-    from asgibench import protocols
-    from asgibench.harness.servers import RUST
-
     wanted = _split(spec)
     if not wanted:
         raise BenchError("--proto is empty; give parser names, or all")
@@ -83,7 +78,8 @@ def resolve_parsers(spec: str) -> list[str]:
             except BenchError as exc:
                 if name not in [b.name for b in protocols.backends()]:
                     raise BenchError(
-                        f"unknown parser {name!r}; choose from: "
+                        f"unknown parser {name!r}; {protocols.PARSERS.suggestion(name)}"
+                        "choose from: "
                         f"{', '.join(['all', 'auto', *protocols.available(), RUST])}"
                     ) from None
                 raise exc
@@ -127,7 +123,7 @@ def parse_levels(values: tuple[str, ...], tests: list[str]) -> dict[str, list[in
 def raise_fd_limit() -> int | None:
     """Raise the soft open-file limit to the hard one; return it (None: no limit known)."""
     try:
-        import resource
+        import resource  # POSIX only: not at the top, so Windows can import this module
     except ImportError:
         return None
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -142,7 +138,7 @@ def raise_fd_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else int(soft)
 
 
-def apply_pipeline(tests: list[Any], values: tuple[str, ...]) -> list[Any]:
+def apply_pipeline(tests: list[TestType], values: tuple[str, ...]) -> list[TestType]:
     """``--pipeline 1`` (every test) and/or ``--pipeline plaintext=4`` (one test)."""
     depths: dict[str | None, int] = {}
     names = {t.name for t in tests}
@@ -180,123 +176,38 @@ def cap_levels(levels: dict[str, list[int]], limit: int | None) -> tuple[dict[st
     return out, notes
 
 
-_HELP = """Benchmark event loops x HTTP/1.1 parsers x ASGI servers on this machine, the
-TechEmpower way, and print a ranked table.
-
-\b
-With no options: every available loop x parser on asgibench's own server, test types
-plaintext and json, the quick profile (about a minute). Examples:
-  bench run --loop uvloop --proto httptools --server asgibench,uvicorn
-  bench run --loop uvloop,asyncio --proto all --test json
-  bench run --full --server all            # TechEmpower's levels, 15 s, 3 repeats
-  bench run --show results/asgibench-....json
-
-\b
-Profiles (any option below overrides its value):
-  --quick  levels json 128, plaintext 256 (x16 pipelined); 1.5 s per level,
-           0.5 s warm-up, no primer, 1 repeat.
-  --full   TechEmpower's levels (json 16..512, plaintext 256..16384, capped by the
-           open-file limit); 15 s per level, 5 s primer at 8 connections, 15 s
-           warm-up, 2 s pause between levels, 3 repeats, interleaved.
-
-Each combination is verified first (status, exact body, Server/Date/Content-Type,
-Content-Length or chunked, keep-alive, pipelining, Date refresh); one that fails, does
-not start or crashes is listed as failed with its output, and the run goes on. The
-driver's ceiling is measured against a canned-response server; results within 20% of
-it are flagged client-bound. Results go to --out as JSON (see results/README.md).
-"""
+def launches(server_spec: str, loop_spec: str, proto_spec: str,
+             host: str) -> list[Launch | Unsupported]:
+    """Launches (port 0, replaced per run by :func:`with_port`) and Unsupported entries
+    for a ``--server``/``--loop``/``--proto`` selection (``bench cost``, ``bench memory``)."""
+    kinds = servers.resolve(server_spec)
+    loop_names, _ = resolve_loops(loop_spec)
+    parser_names = resolve_parsers(proto_spec)
+    plan: list[Launch | Unsupported] = []
+    for kind in kinds:
+        plan.extend(kind.plan(loop_names, parser_names, host, 0))
+    return plan
 
 
-@click.command("run", help=_HELP, context_settings={"max_content_width": 100})
-@click.option("--server", "server_spec", default="asgibench", show_default=True,
-              metavar="NAMES",
-              help="Servers: asgibench, uvicorn, hypercorn, granian (comma-separated), or "
-                   "all (every installed one).")
-@click.option("--loop", "loop_spec", default="all", show_default=True, metavar="NAMES",
-              help="Event loops: asyncio, selector, proactor, uvloop, winloop, rloop, auto, "
-                   "or all (every available one).")
-@click.option("--proto", "proto_spec", default="all", show_default=True, metavar="NAMES",
-              help="HTTP/1.1 parsers: httptools, h11, zttp, auto, or all; 'rust' is "
-                   "granian's own (granian always uses it).")
-@click.option("--test", "test_spec", default="all", show_default=True, metavar="NAMES",
-              help="Test types: plaintext, json (comma-separated), or all.")
-@click.option("--driver", "driver_name", default="auto", show_default=True,
-              type=click.Choice(["auto", "wrk", "python"], case_sensitive=False),
-              help="Load driver: wrk (TechEmpower's), python (asgibench's own, any OS), "
-                   "auto = wrk when installed, else python.")
-@click.option("--quick", "profile", flag_value="quick", default=True,
-              help="The quick profile (default).")
-@click.option("--full", "profile", flag_value="full", help="TechEmpower's full method.")
-@click.option("--duration", type=click.FloatRange(min=0.1), default=None,
-              help="Seconds per level [quick 1.5, full 15].")
-@click.option("--warmup", type=click.FloatRange(min=0), default=None,
-              help="Warm-up seconds per test at its highest level, not pipelined "
-                   "[quick 0.5, full 15].")
-@click.option("--primer", type=click.FloatRange(min=0), default=None,
-              help="Primer seconds per test at 8 connections [quick 0, full 5].")
-@click.option("--pause", type=click.FloatRange(min=0), default=None,
-              help="Pause between levels, seconds [quick 0, full 2].")
-@click.option("--repeat", type=click.IntRange(min=1), default=None,
-              help="Rounds; combinations are interleaved within each [quick 1, full 3].")
-@click.option("--levels", "levels_spec", multiple=True, metavar="[TEST=]N,N",
-              help="Concurrency levels for every test (16,64) or one (json=16,64); "
-                   "repeatable.")
-@click.option("--pipeline", "pipeline_spec", multiple=True, metavar="[TEST=]N",
-              help="HTTP pipelining depth under load for every test (1 = none) or one "
-                   "(plaintext=1); default: TechEmpower's (plaintext 16, json 1).")
-@click.option("--timeout", type=click.FloatRange(min=0.5), default=8.0, show_default=True,
-              help="Seconds before a request counts as timed out (TFB: 8).")
-@click.option("--cpus", default="auto", show_default=True, metavar="auto|none|S:D",
-              help="Pin the server to CPUs S and the driver to CPUs D (e.g. 0:1, 0-1:2-3); "
-                   "auto = split the usable CPUs in two; none = no pinning.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address servers bind.")
-@click.option("--port", type=click.IntRange(min=0, max=65535), default=0, show_default=True,
-              help="Port servers bind; 0 = a free one below the ephemeral range. A busy "
-                   "port is an error.")
-@click.option("--out", default="results", show_default=True, metavar="DIR|FILE.json",
-              help="Where the results file goes: a directory, or a .json path.")
-@click.option("--no-ceiling", is_flag=True, default=False,
-              help="Skip measuring the driver's ceiling (no client-bound flags).")
-@click.option("--startup-timeout", type=click.FloatRange(min=1), default=20.0,
-              show_default=True, help="Seconds a server may take to answer after start.")
-@click.option("--show", "show_path", default=None, metavar="FILE",
-              help="Print the ranked tables of an existing results file and exit.")
-@click.option("--quiet", is_flag=True, default=False, help="No progress output.")
-def run_command(**options: Any) -> None:
-    from rich.console import Console
-
-    from asgibench.harness import report, results
-
-    if options["show_path"]:
-        document = results.read(options["show_path"])
-        report.render(document, _stdout_console())
-        return
-    runner, out = build(options)
-    document = runner.run()
-    report.render(document, _stdout_console())
-    written = results.write(document, results.output_path(out, document["created"]))
-    Console(stderr=True, highlight=False).print(f"results: {written}")
-    if document["interrupted"]:
-        sys.exit(130)
+def require_launch(plan: list[Launch | Unsupported], verb: str) -> None:
+    """BenchError unless at least one combination of ``plan`` can be launched."""
+    if not any(isinstance(item, Launch) for item in plan):
+        raise BenchError(f"no requested combination can be {verb}: " + "; ".join(
+            sorted({item.reason for item in plan if isinstance(item, Unsupported)})))
 
 
-def _stdout_console() -> Any:
-    """The tables' console: at least 120 columns when not a terminal (files, pipes)."""
-    from rich.console import Console
-
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(width=max(console.width, 120), highlight=False)
-    return console
+def with_port(launch: Launch, port: int) -> Launch:
+    """The launch's argv with its port replaced (plans are built before ports are picked)."""
+    argv = list(launch.argv)
+    index = argv.index("--port") + 1
+    argv[index] = str(port)
+    return Launch(launch.server, launch.loop, launch.parser, argv, launch.note)
 
 
-def build(options: dict[str, Any]) -> tuple[Any, Any]:
-    """Validate every option (BenchError on a mistake) and build the Runner."""
-    from rich.console import Console
-
-    from asgibench.harness import drivers, pinning, progress, results, servers, testtypes
-    from asgibench.harness.runner import Runner, Settings, check_port, pick_port
-
+def build(options: dict[str, Any], command: list[str] | None = None) -> tuple[Runner, str]:
+    """Validate every option of ``bench run`` (BenchError on a mistake) and build the
+    Runner; return it with where the results file goes. ``options`` are the command's
+    parameters by name; ``command`` is recorded in the results file."""
     tests = testtypes.resolve(options["test_spec"])
     tests = apply_pipeline(tests, tuple(options.get("pipeline_spec") or ()))
     kinds = servers.resolve(options["server_spec"])
@@ -330,11 +241,11 @@ def build(options: dict[str, Any]) -> tuple[Any, Any]:
                      f"{duration:g} s measurement; use --duration 10 or more at levels above "
                      f"{WRK_SLOW_CONNECT} (the python driver connects before measuring)")
 
-    plan: list[Any] = []
+    plan: list[Launch | Unsupported] = []
     for kind in kinds:
         plan.extend(kind.plan(loop_names, parser_names, host, port))
-    if not any(isinstance(item, servers.Launch) for item in plan):
-        reasons = sorted({item.reason for item in plan if isinstance(item, servers.Unsupported)})
+    if not any(isinstance(item, Launch) for item in plan):
+        reasons = sorted({item.reason for item in plan if isinstance(item, Unsupported)})
         raise BenchError("no requested combination can run: " + "; ".join(reasons[:3]))
 
     def pick(name: str) -> Any:
@@ -368,11 +279,6 @@ def build(options: dict[str, Any]) -> tuple[Any, Any]:
         progress.for_console(console, quiet=bool(options.get("quiet"))),
         selection={"servers": [k.name for k in kinds], "loops": loop_names,
                    "parsers": parser_names},
-        command=["bench", "run", *sys.argv[2:]] if _invoked_as_run() else ["bench", "run"],
+        command=command or ["bench", "run"],
     )
     return runner, out
-
-
-def _invoked_as_run() -> bool:
-    return len(sys.argv) > 1 and sys.argv[1] == "run" and \
-        os.path.basename(sys.argv[0]) in ("bench", "__main__.py", "asgibench")

@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from asgibench.harness.testtypes import ACCEPT_JSON, TestType
 
 EXPECTED = {"message": "Hello, World!"}
+_CONTENT_TYPE = (b"content-type", b"application/json")
+
+
+async def handle(scope: Any, receive: Any, send: Any) -> None:
+    """The benchmark app's route: the object built and serialised on every request."""
+    body = json.dumps({"message": "Hello, World!"}).encode("utf-8")
+    headers = [_CONTENT_TYPE, (b"content-length", str(len(body)).encode("ascii"))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def check_body(body: bytes) -> str | None:
@@ -41,4 +51,6 @@ TEST_TYPE = TestType(
         json.dumps(EXPECTED, separators=(",", ":")).encode(),
     ),
     description='{"message": "Hello, World!"} serialised per request',
+    handler=handle,
+    canned=(b"application/json", json.dumps(EXPECTED).encode("utf-8")),
 )

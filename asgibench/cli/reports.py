@@ -1,21 +1,27 @@
-"""``bench report``, ``bench chart`` and ``bench compare``.
-
-``asgibench.cli`` registers :data:`report_command`, :data:`chart_command` and
-:data:`compare_command` as ``report``, ``chart`` and ``compare``. Mistakes raise
-:class:`~asgibench.errors.BenchError` (one line, exit status 2). ``python -m
-asgibench.reports`` runs the same commands on their own, plus :data:`merge_command`
-(``merge``: several runs of one configuration into one file, used by the CI gate).
-"""
+"""``bench report``, ``bench chart``, ``bench compare`` and ``bench merge``: results files
+turned into tables, charts, verdicts and merged runs (:mod:`asgibench.reports`). Mistakes
+raise :class:`~asgibench.errors.BenchError` (one line, exit status 2)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from asgibench.errors import BenchError
+from asgibench.reports import (
+    charts,
+    compare,
+    costchart,
+    html,
+    jsonout,
+    load,
+    markdown,
+    merge,
+    model,
+)
 
 _CTX = {"max_content_width": 100}
 
@@ -42,10 +48,10 @@ def _emit(text: str, out: str | None) -> None:
               "HTML file, or JSON.")
 @click.option("-o", "--output", "output", default=None, metavar="FILE",
               help="Write here instead of stdout.")
-@click.option("--charts/--no-charts", default=True, show_default=True,
+@click.option("--charts/--no-charts", "embed_charts", default=True, show_default=True,
               help="Embed charts in the HTML report (needs matplotlib).")
 def report_command(results: tuple[str, ...], form: str, output: str | None,
-                   charts: bool) -> None:
+                   embed_charts: bool) -> None:
     """Ranked TechEmpower-style report of one or more results files.
 
     \b
@@ -54,15 +60,13 @@ def report_command(results: tuple[str, ...], form: str, output: str | None,
     with their reason. Then the composite score and the loop x parser matrices. Several
     files are merged, each row labelled with its file.
     """
-    from asgibench.reports import html, jsonout, load, markdown, model
-
     report = model.build(load.load(list(results)))
     if form == "md":
         text = markdown.render(report)
     elif form == "json":
         text = jsonout.render(report)
     else:
-        text = html.render(report, charts=charts)
+        text = html.render(report, charts=embed_charts)
     _emit(text, output)
 
 
@@ -81,10 +85,6 @@ def chart_command(results: tuple[str, ...], output: str, form: str) -> None:
     environment in a footnote. A `bench cost --out` file gets a bar chart of
     instructions per request, named after the file.
     """
-    from pathlib import Path
-
-    from asgibench.reports import charts, costchart, load, model
-
     charts.require()
     runs = []
     for name in results:
@@ -100,10 +100,8 @@ def chart_command(results: tuple[str, ...], output: str, form: str) -> None:
 
 
 def _threshold(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
-    from asgibench.reports.compare import parse_threshold
-
     try:
-        return parse_threshold(value)
+        return compare.parse_threshold(value)
     except BenchError as exc:
         raise click.BadParameter(str(exc).replace("--threshold ", "")) from None
 
@@ -144,8 +142,6 @@ def compare_command(baseline: str, candidate: str, threshold: float, form: str,
     the candidate only), 0 otherwise, 2 for bad input. Usable as a CI gate:
       bench compare results/baseline.json new.json --threshold 10% --normalise
     """
-    from asgibench.reports import compare, load
-
     base = load.load([baseline])[0]
     cand = load.load([candidate])[0]
     result = compare.compare(base, cand, threshold, normalise=normalise,
@@ -173,32 +169,5 @@ def merge_command(results: tuple[str, ...], output: str) -> None:
     `compare --normalise` divides round by round. E.g. five `bench run --repeat 1`
     merged make a 5-repeat run with five ceiling measurements.
     """
-    import json
-
-    from asgibench.reports import load, merge
-
-    document = merge.merge(load.load(list(results)))
+    document = merge.merge(load.load(list(results))).to_dict()
     _emit(json.dumps(document, indent=2) + "\n", output)
-
-
-def _group() -> click.Group:
-    """The three commands under one group, with ``bench``'s error handling when present."""
-    try:
-        from asgibench.cli import _Group as cls
-    except ImportError:  # pragma: no cover - the core CLI always exists
-        cls = click.Group
-
-    @click.group(cls=cls, context_settings=_CTX)
-    def main() -> None:
-        """asgibench reports: report, chart, compare."""
-
-    main.add_command(report_command)
-    main.add_command(chart_command)
-    main.add_command(compare_command)
-    main.add_command(merge_command)
-    return main
-
-
-def main(argv: list[str] | None = None) -> Any:
-    """``python -m asgibench.reports``."""
-    return _group()(args=argv, prog_name="bench")

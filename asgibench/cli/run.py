@@ -1,0 +1,123 @@
+"""``bench run``: benchmark loops x parsers x servers on this machine, print a ranked
+table, write a results file. The options become a Runner in :mod:`asgibench.harness.plan`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from asgibench.cli.options import (
+    drivers_help,
+    host_option,
+    loops_help,
+    option,
+    out_option,
+    protos_help,
+    selection_options,
+    servers_help,
+    startup_timeout_option,
+    tests_help,
+)
+from asgibench.cli.output import stderr_console, table_console
+from asgibench.harness import plan, results
+from asgibench.reports import terminal
+
+_HELP = """Benchmark event loops x HTTP/1.1 parsers x ASGI servers on this machine, the
+TechEmpower way, and print a ranked table.
+
+\b
+With no options: every available loop x parser on asgibench's own server, test types
+plaintext and json, the quick profile (about a minute). Examples:
+  bench run --loop uvloop --proto httptools --server asgibench,uvicorn
+  bench run --loop uvloop,asyncio --proto all --test json
+  bench run --full --server all            # TechEmpower's levels, 15 s, 3 repeats
+  bench run --show results/asgibench-....json
+
+\b
+Profiles (any option below overrides its value):
+  --quick  levels json 128, plaintext 256 (x16 pipelined); 1.5 s per level,
+           0.5 s warm-up, no primer, 1 repeat.
+  --full   TechEmpower's levels (json 16..512, plaintext 256..16384, capped by the
+           open-file limit); 15 s per level, 5 s primer at 8 connections, 15 s
+           warm-up, 2 s pause between levels, 3 repeats, interleaved.
+
+Each combination is verified first (status, exact body, Server/Date/Content-Type,
+Content-Length or chunked, keep-alive, pipelining, Date refresh); one that fails, does
+not start or crashes is listed as failed with its output, and the run goes on. The
+driver's ceiling is measured against a canned-response server; results within 20% of
+it are flagged client-bound. Results go to --out as JSON (see results/README.md).
+"""
+
+
+@click.command("run", help=_HELP, context_settings={"max_content_width": 100})
+@selection_options(
+    server="asgibench",
+    server_help=servers_help,
+    loop="all",
+    loop_help=loops_help,
+    proto="all",
+    proto_help=lambda: f"{protos_help()} 'rust' is granian's own (granian always uses "
+                       "it).",
+    test="all",
+    test_help=tests_help,
+)
+@option("--driver", "driver_name", default="auto", show_default=True, metavar="NAME",
+        help=drivers_help)
+@click.option("--quick", "profile", flag_value="quick", default=True,
+              help="The quick profile (default).")
+@click.option("--full", "profile", flag_value="full", help="TechEmpower's full method.")
+@click.option("--duration", type=click.FloatRange(min=0.1), default=None,
+              help="Seconds per level [quick 1.5, full 15].")
+@click.option("--warmup", type=click.FloatRange(min=0), default=None,
+              help="Warm-up seconds per test at its highest level, not pipelined "
+                   "[quick 0.5, full 15].")
+@click.option("--primer", type=click.FloatRange(min=0), default=None,
+              help="Primer seconds per test at 8 connections [quick 0, full 5].")
+@click.option("--pause", type=click.FloatRange(min=0), default=None,
+              help="Pause between levels, seconds [quick 0, full 2].")
+@click.option("--repeat", type=click.IntRange(min=1), default=None,
+              help="Rounds; combinations are interleaved within each [quick 1, full 3].")
+@click.option("--levels", "levels_spec", multiple=True, metavar="[TEST=]N,N",
+              help="Concurrency levels for every test (16,64) or one (json=16,64); "
+                   "repeatable.")
+@click.option("--pipeline", "pipeline_spec", multiple=True, metavar="[TEST=]N",
+              help="HTTP pipelining depth under load for every test (1 = none) or one "
+                   "(plaintext=1); default: TechEmpower's (plaintext 16, json 1).")
+@click.option("--timeout", type=click.FloatRange(min=0.5), default=8.0, show_default=True,
+              help="Seconds before a request counts as timed out (TFB: 8).")
+@click.option("--cpus", default="auto", show_default=True, metavar="auto|none|S:D",
+              help="Pin the server to CPUs S and the driver to CPUs D (e.g. 0:1, 0-1:2-3); "
+                   "auto = split the usable CPUs in two; none = no pinning.")
+@host_option("Address servers bind.")
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=0, show_default=True,
+              help="Port servers bind; 0 = a free one below the ephemeral range. A busy "
+                   "port is an error.")
+@out_option(default="results", metavar="DIR|FILE.json",
+            help="Where the results file goes: a directory, or a .json path.")
+@click.option("--no-ceiling", is_flag=True, default=False,
+              help="Skip measuring the driver's ceiling (no client-bound flags).")
+@startup_timeout_option()
+@click.option("--show", "show_path", default=None, metavar="FILE",
+              help="Print the ranked tables of an existing results file and exit.")
+@click.option("--quiet", is_flag=True, default=False, help="No progress output.")
+def run_command(**options: Any) -> None:
+    if options["show_path"]:
+        terminal.render(results.load(options["show_path"]), table_console())
+        return
+    runner, out = plan.build(options, command=_command_line())
+    run = runner.run()
+    terminal.render(run, table_console())
+    written = results.write(run, results.output_path(out, run.created))
+    stderr_console().print(f"results: {written}")
+    if run.interrupted:
+        sys.exit(130)
+
+
+def _command_line() -> list[str]:
+    """What the results file records as the command: ``bench run`` and its arguments."""
+    invoked_as_run = len(sys.argv) > 1 and sys.argv[1] == "run" and \
+        os.path.basename(sys.argv[0]) in ("bench", "__main__.py", "asgibench")
+    return ["bench", "run", *sys.argv[2:]] if invoked_as_run else ["bench", "run"]

@@ -1,0 +1,34 @@
+"""asgibench's own server: ``bench serve`` (``python -m asgibench serve``), every loop and
+parser asgibench has."""
+
+from __future__ import annotations
+
+import sys
+
+from asgibench import loops, protocols
+from asgibench.harness.servers import LOG_LEVEL, RUST, ServerKind
+
+
+class Asgibench(ServerKind):
+    def loop_arg(self, loop: str) -> str | None:
+        return loop if loop in loops.available() else None
+
+    def parser_arg(self, parser: str) -> str | None:
+        return parser if parser in protocols.available() else None
+
+    def loop_reason(self, loop: str) -> str:
+        return f"loop {loop} is not available here (see: bench loops)"
+
+    def parser_reason(self, parser: str) -> str:
+        if parser == RUST:
+            return "the rust parser is granian's own; asgibench cannot use it"
+        return f"parser {parser} is not available here (see: bench protos)"
+
+    def argv(self, loop_arg: str, parser_arg: str, host: str, port: int, app: str
+             ) -> list[str]:
+        return [sys.executable, "-m", "asgibench", "serve", app, "--host", host,
+                "--port", str(port), "--loop", loop_arg, "--proto", parser_arg,
+                "--no-access-log", "--log-level", LOG_LEVEL]
+
+
+SERVER = Asgibench("asgibench", "asgibench", "asgibench", "pip install asgibench")

@@ -1,0 +1,36 @@
+"""granian: ``--interface asgi --loop asyncio|uvloop|rloop|winloop``; its HTTP parser is
+its own (Rust, hyper), shown as parser ``rust``."""
+
+from __future__ import annotations
+
+import sys
+
+from asgibench.harness.servers import LOG_LEVEL, RUST, ServerKind, asyncio_alias, installed
+
+
+class Granian(ServerKind):
+    _LOOPS = ("asyncio", "uvloop", "rloop", "winloop")
+
+    def loop_arg(self, loop: str) -> str | None:
+        if loop in ("uvloop", "rloop", "winloop"):
+            return loop if installed(loop) else None
+        return asyncio_alias(loop)
+
+    def loop_reason(self, loop: str) -> str:
+        return f"granian's loops are {', '.join(self._LOOPS)}; not {loop}"
+
+    def fixed_parser(self) -> str | None:
+        return RUST
+
+    def parser_reason(self, parser: str) -> str:
+        return f"granian always parses HTTP with its own Rust stack (parser '{RUST}'), " \
+               f"not {parser}"
+
+    def argv(self, loop_arg: str, parser_arg: str, host: str, port: int, app: str
+             ) -> list[str]:
+        return [sys.executable, "-m", "granian", "--interface", "asgi", "--host", host,
+                "--port", str(port), "--http", "1", "--workers", "1", "--loop", loop_arg,
+                "--no-ws", "--log-level", LOG_LEVEL, app]
+
+
+SERVER = Granian("granian", "granian", "granian", "pip install 'asgibench[peers]'")

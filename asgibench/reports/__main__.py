@@ -1,5 +1,0 @@
-"""``python -m asgibench.reports report|chart|compare ...`` (the same as ``bench ...``)."""
-
-from asgibench.reports.cli import main
-
-main()
