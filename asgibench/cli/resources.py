@@ -24,7 +24,7 @@ from asgibench.cli.output import stderr_console, table_console
 from asgibench.errors import BenchError
 from asgibench.harness import cost, memory, resources, testtypes
 from asgibench.harness.plan import launches, raise_fd_limit, require_launch, with_port
-from asgibench.harness.runner import pick_port
+from asgibench.harness.ports import pick_port
 from asgibench.harness.servers import Unsupported
 from asgibench.reports.resources import render_cost, render_memory
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgibench.errors import BenchError
-from asgibench.harness import verify
-from asgibench.harness.runner import ServerProcess, StartFailed
+from asgibench.harness.httpclient import Client, VerifyError
+from asgibench.harness.process import ServerProcess, StartFailed
 from asgibench.harness.servers import Launch, Unsupported
 from asgibench.harness.testtypes import TestType
 
@@ -107,12 +107,12 @@ def measure(launch: Launch, test: TestType, host: str, port: int, requests: int,
         try:
             server.start()
             server.wait_ready(host, port, test, _STARTUP_TIMEOUT)
-            with verify.Client(host, port, timeout=_DUMP_TIMEOUT) as client:
+            with Client(host, port, timeout=_DUMP_TIMEOUT) as client:
                 _send(client, test, warmup, pipeline)
                 _dump(server, "warm-up")
                 _send(client, test, requests, pipeline)
                 _dump(server, "measured")
-        except (StartFailed, verify.VerifyError, BenchError) as exc:
+        except (StartFailed, VerifyError, BenchError) as exc:
             reason = getattr(exc, "reason", None) or str(exc)
             return failed(reason)
         finally:
@@ -125,7 +125,7 @@ def measure(launch: Launch, test: TestType, host: str, port: int, requests: int,
                     requests, instructions)
 
 
-def _send(client: verify.Client, test: TestType, count: int, pipeline: int) -> None:
+def _send(client: Client, test: TestType, count: int, pipeline: int) -> None:
     """``count`` requests in pipelined batches of ``pipeline``, every answer checked."""
     left = count
     while left > 0:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgibench.errors import BenchError
-from asgibench.harness.runner import ServerProcess, StartFailed
+from asgibench.harness.process import ServerProcess, StartFailed
 from asgibench.harness.servers import Launch
 from asgibench.harness.testtypes import TestType
 

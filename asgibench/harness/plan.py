@@ -17,7 +17,8 @@ from rich.console import Console
 from asgibench import loops, protocols
 from asgibench.errors import BenchError
 from asgibench.harness import drivers, pinning, progress, results, servers, testtypes
-from asgibench.harness.runner import Runner, Settings, check_port, pick_port
+from asgibench.harness.ports import check_port, pick_port
+from asgibench.harness.runner import Runner, Settings
 from asgibench.harness.servers import RUST, Launch, Unsupported
 from asgibench.harness.testtypes import TestType
 

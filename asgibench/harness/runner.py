@@ -14,24 +14,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import random
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from asgibench import __version__
-from asgibench.errors import BenchError
-from asgibench.harness import environment, pinning, verify
+from asgibench.harness import environment, servers, verify
 from asgibench.harness.app import DELAY_ENV
 from asgibench.harness.drivers import Driver, DriverError, LoadResult, LoadSpec
+from asgibench.harness.httpclient import Client, VerifyError
 from asgibench.harness.pinning import PinPlan
+from asgibench.harness.ports import port_is_free
+from asgibench.harness.process import ServerProcess, StartFailed
 from asgibench.harness.progress import NullProgress
 from asgibench.harness.results import (
     Ceiling,
@@ -46,12 +41,12 @@ from asgibench.harness.results import (
 from asgibench.harness.results import (
     Settings as RunSettings,
 )
+from asgibench.harness.runmarker import RunMarker
 from asgibench.harness.servers import APP_IMPORT, Launch, Unsupported
 from asgibench.harness.testtypes import TestType
 
 CLIENT_BOUND_FRACTION = 0.8  # within 20% of the driver's ceiling
 PRIMER_CONNECTIONS = 8  # TFB's primer
-OUTPUT_TAIL_LINES = 20
 #: Before each load phase the server must answer a fresh request within SETTLE_FAST_S
 #: (it may still be draining what the previous phase's driver left queued); we wait up to
 #: SETTLE_TIMEOUT_S for that.
@@ -79,190 +74,6 @@ class Settings:
     notes: list[str] = field(default_factory=list)
 
 
-class StartFailed(Exception):
-    def __init__(self, reason: str, output: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.output = output
-
-
-def port_is_free(host: str, port: int) -> bool:
-    """Could a server bind ``host:port`` now (TIME_WAIT leftovers do not count)?"""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        if os.name == "posix":
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def ephemeral_range() -> tuple[int, int]:
-    """The OS's range for outgoing connections' local ports."""
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as handle:
-            low, high = (int(x) for x in handle.read().split()[:2])
-            return low, high
-    except (OSError, ValueError):
-        return 49152, 65535  # IANA's range: macOS, Windows, the BSDs
-
-
-def pick_port(host: str) -> int:
-    """A free port *outside* the ephemeral range: thousands of driver connections use
-    ephemeral ports, and one could hold the server's port between two server starts."""
-    low, _ = ephemeral_range()
-    candidates = list(range(10000, max(low, 10001)))
-    random.shuffle(candidates)
-    for port in candidates[:200]:
-        if port_is_free(host, port):
-            return port
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, 0))
-        except OSError as exc:
-            raise BenchError(f"cannot bind {host}: {exc.strerror or exc}") from None
-        return int(sock.getsockname()[1])
-
-
-def check_port(host: str, port: int) -> None:
-    """BenchError (one line) when ``host:port`` is taken or not bindable."""
-    if not port_is_free(host, port):
-        raise BenchError(f"port {port} on {host} is busy (another process is listening); "
-                         "choose another with --port, or --port 0 for any free one")
-
-
-class RunMarker:
-    """Marks this ``bench run`` in the temp directory and finds others running now: two
-    benchmarks sharing the CPUs spoil each other's numbers (POSIX only)."""
-
-    def __init__(self) -> None:
-        self.folder = os.path.join(tempfile.gettempdir(), "asgibench-runs")
-        self.path = os.path.join(self.folder, str(os.getpid()))
-
-    def __enter__(self) -> list[int]:
-        if os.name != "posix":
-            return []
-        others: list[int] = []
-        with contextlib.suppress(OSError):
-            os.makedirs(self.folder, exist_ok=True)
-            for name in os.listdir(self.folder):
-                if not name.isdigit() or int(name) == os.getpid():
-                    continue
-                try:
-                    os.kill(int(name), 0)
-                except ProcessLookupError:
-                    with contextlib.suppress(OSError):
-                        os.unlink(os.path.join(self.folder, name))
-                    continue
-                except OSError:
-                    pass  # alive, owned by another user
-                others.append(int(name))
-            with open(self.path, "w", encoding="ascii") as handle:
-                handle.write(" ".join(sys.argv))
-        return sorted(others)
-
-    def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
-
-
-class ServerProcess:
-    """A server (or the canned server) in its own process group, output to a temp file."""
-
-    def __init__(self, argv: list[str], cpus: list[int] | None,
-                 env: dict[str, str] | None = None) -> None:
-        self.argv = argv
-        self.cpus = cpus
-        self.env = env
-        self.log = tempfile.TemporaryFile()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        kwargs: dict[str, Any] = {}
-        if os.name == "posix":
-            kwargs["start_new_session"] = True
-            kwargs["preexec_fn"] = pinning.preexec(self.cpus)
-        else:
-            kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
-        env = dict(os.environ if self.env is None else self.env)
-        env["PYTHONUNBUFFERED"] = "1"
-        try:
-            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self.log,
-                                         stderr=subprocess.STDOUT, env=env, **kwargs)
-        except OSError as exc:
-            raise StartFailed(f"cannot start {self.argv[0]}: {exc}", "") from exc
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    @property
-    def returncode(self) -> int | None:
-        return None if self.proc is None else self.proc.poll()
-
-    def output(self, lines: int = OUTPUT_TAIL_LINES) -> str:
-        try:
-            self.log.flush()
-            self.log.seek(0)
-            data = self.log.read()
-        except (OSError, ValueError):
-            return ""
-        text = data.decode("utf-8", errors="replace").rstrip()
-        return "\n".join(text.splitlines()[-lines:])
-
-    def wait_ready(self, host: str, port: int, test: TestType, timeout: float) -> float:
-        """Block until the server answers HTTP; return the seconds it took."""
-        started = time.monotonic()
-        deadline = started + timeout
-        while True:
-            if not self.alive():
-                raise StartFailed(f"exited with status {self.returncode} during start-up",
-                                  self.output())
-            try:
-                with verify.Client(host, port, timeout=2.0) as client:
-                    client.get(test.path, test.accept)
-                return time.monotonic() - started
-            except verify.VerifyError:
-                pass
-            if time.monotonic() > deadline:
-                raise StartFailed(f"did not answer on {host}:{port} within {timeout:.0f} s",
-                                  self.output())
-            time.sleep(0.05)
-
-    def stop(self, timeout: float) -> str:
-        """SIGINT, then SIGKILL after ``timeout`` s; returns a note when it had to kill."""
-        proc = self.proc
-        note = ""
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(OSError):
-                if os.name == "posix":
-                    proc.send_signal(signal.SIGINT)
-                else:
-                    proc.send_signal(getattr(signal, "CTRL_BREAK_EVENT", signal.SIGTERM))
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                note = f"did not stop within {timeout:.0f} s of SIGINT; killed"
-                self._kill_group()
-                proc.kill()
-                proc.wait()
-        if proc is not None and os.name == "posix":
-            self._kill_group()  # workers a server left behind
-        return note
-
-    def _kill_group(self) -> None:
-        if self.proc is None or os.name != "posix":
-            return
-        with contextlib.suppress(OSError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.log.close()
-
-
 class Runner:
     def __init__(
         self,
@@ -287,9 +98,7 @@ class Runner:
         self._ceiling_rps: dict[tuple[str, int], float] = {}
         self.interrupted = False
         self.created = environment.now_iso()
-        from asgibench.harness.servers import versions
-
-        self._server_versions = versions()
+        self._server_versions = servers.versions()
         self._init_entries()
 
     # -- setup ---------------------------------------------------------------------------
@@ -534,9 +343,9 @@ class Runner:
         while time.monotonic() < deadline and server.alive():
             asked = time.monotonic()
             try:
-                with verify.Client(s.host, s.port, timeout=SETTLE_TIMEOUT_S) as client:
+                with Client(s.host, s.port, timeout=SETTLE_TIMEOUT_S) as client:
                     client.get(test.path, test.accept)
-            except verify.VerifyError:
+            except VerifyError:
                 time.sleep(0.1)
                 continue
             if time.monotonic() - asked <= SETTLE_FAST_S:

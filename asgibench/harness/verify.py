@@ -10,27 +10,22 @@ pipelining must answer a pipelined batch correctly and in order. The ``Date`` re
 check (TFB: fetched again 3 s later, it must have changed) is :func:`check_date_refresh`,
 called by the runner once at least :data:`DATE_REFRESH_WAIT` seconds have passed.
 
-Responses are parsed with h11, a strict HTTP/1.1 parser, over a plain socket.
+The exchanges go through the strict h11-based client in :mod:`asgibench.harness.httpclient`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-import h11
-
+from asgibench.harness.httpclient import IO_TIMEOUT, Client, Response, VerifyError
 from asgibench.harness.testtypes import TestType
 
 DATE_FORMAT = "%a, %d %b %Y %H:%M:%S GMT"
 DATE_SKEW_S = 10.0  # a Date this far from our clock is wrong (same machine)
 DATE_REFRESH_WAIT = 2.0  # a Date re-rendered every second must differ after 2 s
-IO_TIMEOUT = 5.0
-_MAX_BODY = 1 << 20
 
 
 @dataclass
@@ -41,18 +36,6 @@ class Check:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "ok": self.ok, "detail": self.detail}
-
-
-@dataclass
-class Response:
-    status: int
-    http_version: str
-    headers: list[tuple[str, str]]  # names lower-cased, values exactly as sent
-    body: bytes
-    keep_alive: bool = True
-
-    def values(self, name: str) -> list[str]:
-        return [value for key, value in self.headers if key == name]
 
 
 @dataclass
@@ -79,100 +62,6 @@ class Verification:
 
     def to_dict(self) -> dict[str, Any]:
         return {"passed": self.passed, "checks": [check.to_dict() for check in self.checks]}
-
-
-class VerifyError(Exception):
-    """The exchange itself failed (connect, timeout, unparsable response)."""
-
-
-class Client:
-    """A minimal strict HTTP/1.1 client on one connection; supports pipelining."""
-
-    def __init__(self, host: str, port: int, timeout: float = IO_TIMEOUT) -> None:
-        try:
-            self.sock = socket.create_connection((host, port), timeout=timeout)
-        except OSError as exc:
-            raise VerifyError(f"cannot connect to {host}:{port}: {exc}") from exc
-        self.sock.settimeout(timeout)
-        self.timeout = timeout
-        self.host = f"{host}:{port}"
-        self.conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_BODY)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def request_bytes(self, path: str, accept: str) -> bytes:
-        return (
-            f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\nAccept: {accept}\r\n"
-            "Connection: keep-alive\r\n\r\n"
-        ).encode("latin-1")
-
-    def get(self, path: str, accept: str, count: int = 1) -> list[Response]:
-        """Send ``count`` requests in one write (pipelined when > 1), read all answers."""
-        try:
-            self.sock.sendall(self.request_bytes(path, accept) * count)
-        except OSError as exc:
-            raise VerifyError(f"cannot send the request: {exc}") from exc
-        return [self._read_one(path, accept) for _ in range(count)]
-
-    def _read_one(self, path: str, accept: str) -> Response:
-        conn = self.conn
-        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
-            try:
-                conn.start_next_cycle()
-            except h11.LocalProtocolError as exc:
-                raise VerifyError("the server closed the connection after one response") \
-                    from exc
-        # Tell h11 what we sent (the bytes already went out raw).
-        conn.send(h11.Request(method="GET", target=path,
-                              headers=[("Host", self.host), ("Accept", accept)]))
-        conn.send(h11.EndOfMessage())
-        head: h11.Response | None = None
-        body = bytearray()
-        while True:
-            try:
-                event = conn.next_event()
-            except h11.RemoteProtocolError as exc:
-                raise VerifyError(f"malformed response: {exc}") from exc
-            if event is h11.NEED_DATA:
-                try:
-                    data = self.sock.recv(65536)
-                except TimeoutError as exc:
-                    raise VerifyError("no complete response within "
-                                      f"{self.timeout:g} s") from exc
-                except OSError as exc:
-                    raise VerifyError(f"connection failed: {exc}") from exc
-                conn.receive_data(data)
-                if not data and conn.their_state is not h11.DONE and head is None:
-                    raise VerifyError("the server closed the connection without answering")
-                continue
-            if isinstance(event, h11.InformationalResponse):
-                continue
-            if isinstance(event, h11.Response):
-                head = event
-            elif isinstance(event, h11.Data):
-                body += event.data
-            elif isinstance(event, h11.EndOfMessage):
-                break
-            elif isinstance(event, h11.ConnectionClosed):
-                raise VerifyError("the server closed the connection mid-response")
-        assert head is not None
-        headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in head.headers]
-        return Response(
-            status=head.status_code,
-            http_version=head.http_version.decode("ascii"),
-            headers=headers,
-            body=bytes(body),
-            keep_alive=conn.their_state is h11.DONE and conn.our_state is h11.DONE
-            and not any(k == "connection" and "close" in v.lower() for k, v in headers),
-        )
 
 
 def parse_date(value: str) -> datetime | None:

@@ -72,7 +72,10 @@ class H11Parser:
                 return events
             kind = type(event)
             if kind is h11.Data:
-                events.append(BodyData(bytes(event.data)))
+                data = bytes(event.data)
+                if self._chunk_too_large(conn, len(data), events):
+                    return events
+                events.append(BodyData(data))
             elif kind is h11.Request:
                 headers = list(event.headers.raw_items())
                 if self._unchecked > self._limit and head_size(event.target, headers) > self._limit:
@@ -90,14 +93,21 @@ class H11Parser:
                 self._next_cycle()
                 conn = self._conn
             else:  # NEED_DATA, PAUSED (after a close-delimited request) or ConnectionClosed
-                reader = conn._reader
-                if (
-                    type(reader) is _ChunkedReader
-                    and getattr(reader, "_bytes_in_chunk", 0) > _MAX_CHUNK_SIZE
-                ):
-                    self._finished = True
-                    events.append(ProtocolError(400, "chunk size too large"))
+                self._chunk_too_large(conn, 0, events)
                 return events
+
+    def _chunk_too_large(self, conn: h11.Connection, taken: int, events: list[Event]
+                         ) -> bool:
+        """Refuse a chunk larger than _MAX_CHUNK_SIZE. h11 keeps only what is left of the
+        current chunk; that plus what it just handed out is the whole chunk the first time
+        the chunk is seen, however the reads were split."""
+        reader = conn._reader
+        if type(reader) is not _ChunkedReader or \
+                getattr(reader, "_bytes_in_chunk", 0) + taken <= _MAX_CHUNK_SIZE:
+            return False
+        self._finished = True
+        events.append(ProtocolError(400, "chunk size too large"))
+        return True
 
     def _next_cycle(self) -> None:
         conn = self._conn

@@ -10,7 +10,15 @@ the unfinished one (target and completed fields), so a deep pipeline can never l
 one large head. That undercount is at most one read's worth and ends when the head
 completes (exact check) or the next read arrives (counted whole). An ``Upgrade`` request is answered
 as plain HTTP/1.1 (the server speaks no other protocol), so after llhttp stops at one the
-adapter restarts it on the remaining bytes.
+adapter restarts it on the remaining bytes; llhttp ends an Upgrade request at its head, so
+when that request declared a body the new parser is first given a head with the same
+framing (its head is not reported), and the body is parsed as the body, never as the
+next request (a smuggling vector otherwise).
+
+llhttp keeps optional whitespace after a field value in some cases (e.g. a Connection
+value it reads token by token); the adapter drops it (RFC 9110 §5.5). llhttp also reads
+``Proxy-Connection`` as ``Connection`` and refuses bytes after a ``close``: its lenient
+keep-alive mode is on, because whether a connection goes on is the core's decision.
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ class HttptoolsParser:
 
     def __init__(self, limit_request_head: int) -> None:
         self._limit = limit_request_head
-        self._parser = httptools.HttpRequestParser(self)
+        self._parser = self._new_parser()
+        self._primed = False  # the head being parsed is the adapter's own (see below)
         self._events: list[Event] = []
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
@@ -60,8 +69,16 @@ class HttptoolsParser:
                 self._parser.feed_data(data)
             except httptools.HttpParserUpgrade as exc:
                 offset = exc.args[0]
-                self._parser = httptools.HttpRequestParser(self)
+                self._parser = self._new_parser()
                 data = data[offset:]
+                framing = _body_framing(self._headers)
+                if framing:
+                    # llhttp ended the message at the head, but a body follows: parse it
+                    # as a body, behind a head of ours that declares the same framing.
+                    if events and events[-1] is MESSAGE_END:
+                        events.pop()
+                    self._primed = True
+                    data = b"PUT / HTTP/1.1\r\n" + framing + b"\r\n" + data
                 if data:
                     continue
             except httptools.HttpParserError as exc:
@@ -82,6 +99,12 @@ class HttptoolsParser:
                 self._fail(431, "request head too large")
         return events
 
+    def _new_parser(self) -> httptools.HttpRequestParser:
+        parser = httptools.HttpRequestParser(self)
+        if hasattr(parser, "set_dangerous_leniencies"):  # httptools >= 0.6
+            parser.set_dangerous_leniencies(lenient_keep_alive=True)
+        return parser
+
     def _fail(self, status: int, reason: str) -> None:
         self._finished = True
         self._events.append(ProtocolError(status, reason))
@@ -101,10 +124,15 @@ class HttptoolsParser:
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self._in_head:  # else a chunked body's trailer: not part of the request head
-            self._headers.append((name, value))
+            self._headers.append((name, value.rstrip(b" \t")))  # llhttp keeps trailing OWS
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        if self._primed:  # our own head before an Upgrade request's body: not reported
+            self._primed = False
+            self._fed_exact = False
+            self._partial = 0
+            return
         self._fed_exact = False  # a head's wire size is not known from its parsed size
         if self._partial + self._feed_size > self._limit:  # else it cannot be too large
             size = head_size(self._url, self._headers)
@@ -128,3 +156,15 @@ class HttptoolsParser:
 
     def on_message_complete(self) -> None:
         self._events.append(MESSAGE_END)
+
+
+def _body_framing(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The Content-Length/Transfer-Encoding lines of a head that declares a body, else b""."""
+    lines = b""
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"transfer-encoding" or (
+            lowered == b"content-length" and value.strip() not in (b"0", b"")
+        ):
+            lines += name + b": " + value + b"\r\n"
+    return lines

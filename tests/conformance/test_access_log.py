@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from . import apps
-from .conftest import get
+from .client import get
 
 CONTROL = {*range(0x20), 0x7F}
 

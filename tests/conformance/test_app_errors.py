@@ -7,7 +7,7 @@ import logging
 import time
 
 from . import apps
-from .conftest import get
+from .client import get
 
 
 def _app_tracebacks(caplog, message: str):

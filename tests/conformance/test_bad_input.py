@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from . import apps
-from .conftest import count_status_lines, get, http_request, traceback_records
+from .client import count_status_lines, get, http_request
+from .conftest import traceback_records
 
 SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n"
 

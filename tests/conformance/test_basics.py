@@ -7,7 +7,7 @@ import re
 import pytest
 
 from . import apps
-from .conftest import count_status_lines, get, http_request
+from .client import count_status_lines, get, http_request
 
 IMF_FIXDATE = re.compile(
     rb"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"

@@ -6,7 +6,7 @@ import hashlib
 import time
 
 from . import apps
-from .conftest import get, http_request
+from .client import get, http_request
 
 CHUNKED_BODY = (
     b"5\r\nhello\r\n"

@@ -14,17 +14,8 @@ import tempfile
 import pytest
 
 from . import apps
-from .conftest import (
-    HOST,
-    LOOP_STATUSES,
-    LOOPS,
-    PROTO_STATUSES,
-    PROTOS,
-    RawClient,
-    free_port,
-    get,
-    start_server,
-)
+from .client import RawClient, get
+from .conftest import HOST, LOOP_STATUSES, LOOPS, PROTO_STATUSES, PROTOS, free_port, start_server
 
 # What type(asyncio.get_running_loop()) looks like on each backend.
 LOOP_TYPE_MARKERS = {

@@ -14,7 +14,8 @@ import time
 import pytest
 
 from . import apps
-from .conftest import HOST, RawClient, wait_until, wait_writable
+from .client import RawClient, wait_writable
+from .conftest import HOST, wait_until
 
 UPLOAD = bytes(range(256)) * 65536  # 16 MiB
 UPLOAD_DIGEST = hashlib.sha256(UPLOAD).hexdigest()

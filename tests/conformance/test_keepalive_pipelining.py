@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from . import apps
-from .conftest import HOST, count_status_lines, get, http_request
+from .client import count_status_lines, get, http_request
+from .conftest import HOST
 
 
 def test_ten_pipelined_gets_in_order(serve):

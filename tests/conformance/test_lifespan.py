@@ -8,7 +8,8 @@ import time
 import pytest
 
 from . import apps
-from .conftest import HOST, free_port, get, start_server
+from .client import get
+from .conftest import HOST, free_port, start_server
 
 
 def test_startup_completes_before_any_request_is_served(serve):

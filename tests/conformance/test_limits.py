@@ -7,7 +7,8 @@ import time
 import pytest
 
 from . import apps
-from .conftest import RawClient, connection_refused, get
+from .client import RawClient, get
+from .conftest import connection_refused
 
 
 def test_limit_concurrency_answers_503(serve):

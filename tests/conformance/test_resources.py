@@ -8,7 +8,8 @@ import os
 import pytest
 
 from . import apps
-from .conftest import get, known_loop_bug, wait_until
+from .client import get
+from .conftest import known_loop_bug, wait_until
 
 pytestmark = pytest.mark.skipif(
     not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc/self/fd (Linux)"

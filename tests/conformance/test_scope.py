@@ -9,7 +9,8 @@ import struct
 import pytest
 
 from . import apps
-from .conftest import HOST, get, http_request, known_loop_bug
+from .client import get, http_request
+from .conftest import HOST, known_loop_bug
 
 
 def _version(text: str) -> tuple[int, ...]:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from . import apps
-from .conftest import HOST, LOOPS, RawClient, connection_refused, get, wait_until
+from .client import RawClient, get
+from .conftest import HOST, LOOPS, connection_refused, wait_until
 
 # ---- in-process, every loop x parser
 

@@ -11,7 +11,8 @@ import threading
 import time
 
 from . import apps
-from .conftest import HOST, RawClient, get, http_request
+from .client import RawClient, get, http_request
+from .conftest import HOST
 
 INTERVAL = apps.ChildTaskStream.INTERVAL
 PARTS = apps.ChildTaskStream.PARTS

@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from . import apps
-from .conftest import get, wait_until
+from .client import get
+from .conftest import wait_until
 
 
 def _bodies(srv, paths: list[str]) -> list[bytes]:

@@ -11,7 +11,7 @@ import threading
 import time
 
 from . import apps
-from .conftest import get, wait_readable
+from .client import get, wait_readable
 
 SHORT = 0.3
 LONG = 30.0

@@ -7,7 +7,7 @@ import signal
 import time
 
 import pytest
-from conformance.conftest import RawClient, http_request
+from conformance.client import RawClient, http_request
 
 from .conftest import (
     COMBOS,

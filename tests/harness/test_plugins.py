@@ -1,7 +1,7 @@
 """Adding a loop, a parser, a test type, a load driver or a peer server is one module and
-one registry line: fake ones (tests/harness/plugins/fakeplugins.py) appear in the CLI's
-choices and help, in ``bench loops``/``bench protos``, and run end to end through
-``bench run`` to a report."""
+one registry line: fake ones (tests/harness/plugins/fake*.py, loaded as a third-party
+plug-in would be, through ASGIBENCH_PLUGINS) appear in the CLI's choices and help, in
+``bench loops``/``bench protos``, and run end to end through ``bench run`` to a report."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 
 PLUGINS = Path(__file__).parent / "plugins"
+PLUGIN_MODULES = "fakeloop,fakeparser,faketest,fakedriver,fakeserver"
 
 
 def _bench(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ASGIBENCH_PLUGINS="fakeplugins", COLUMNS="200",
+    env = dict(os.environ, ASGIBENCH_PLUGINS=PLUGIN_MODULES, COLUMNS="200",
                PYTHONPATH=os.pathsep.join(filter(None, [str(PLUGINS),
                                                          os.environ.get("PYTHONPATH")])))
     return subprocess.run([sys.executable, "-m", "asgibench", *args], cwd=cwd, env=env,

@@ -1,31 +1,23 @@
 """asgibench's lean Python load driver: works wherever Python does (Windows has no wrk).
 
-Each worker process opens its share of keep-alive connections as raw
-:class:`asyncio.Protocol` objects on the fastest loop available (``asgibench.loops``'
-``auto``: uvloop, else winloop, else the stdlib loop). A connection writes ``pipeline``
-requests in one write, waits for that many responses, and repeats -- closed-loop, like
-wrk. Responses are framed with a ``\\r\\n\\r\\n`` search and a ``Content-Length``
-regex (chunked bodies are parsed too); every response's status is counted and every
-body is checked against the test type (a byte compare against known-good bodies, the
-full check otherwise), so wrong bodies count as errors. Latency is measured from a
-batch's write to each response's arrival, into a log-linear histogram (<= 0.4% error).
+This is the parent side. It splits the connections over one worker process per driver
+CPU (:mod:`asgibench.harness.drivers.pyworker`: closed-loop keep-alive connections on the
+fastest loop available, every response's status and body checked, latency into a
+log-linear histogram), starts them, waits until all are connected, starts them together,
+and merges their results. httpx would be the obvious choice but costs ~10x more CPU per
+request than the raw protocols the workers use, so it would be the bottleneck, not the
+server.
 
-One worker per driver CPU; the parent starts them, waits until all are connected,
-starts them together, and merges their results. httpx would be the obvious choice but
-costs ~10x more CPU per request than this, so it would be the bottleneck, not the server.
-
-Worker protocol (internal): ``python -m asgibench.harness.drivers.pydriver SPEC_JSON``
+Worker protocol (internal): ``python -m asgibench.harness.drivers.pyworker SPEC_JSON``
 prints ``{"ready": ...}``, waits for ``go`` on stdin, runs, prints the result as JSON.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
 import queue
-import re
 import subprocess
 import sys
 import threading
@@ -33,6 +25,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from asgibench import __version__, loops
 from asgibench.harness import pinning
 from asgibench.harness.drivers import (
     ERROR_KINDS,
@@ -40,15 +33,12 @@ from asgibench.harness.drivers import (
     DriverError,
     LoadResult,
     LoadSpec,
-    bucket_us,
     histogram_stats,
     merge_histograms,
 )
 
-_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE).search
-_CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE).search
-_CONNECT_PARALLEL = 256
-_RECONNECT_DELAY = 0.05
+#: The module each worker process runs (``python -m``); see its docstring.
+WORKER_MODULE = "asgibench.harness.drivers.pyworker"
 
 
 class PythonDriver(Driver):
@@ -59,13 +49,9 @@ class PythonDriver(Driver):
         return True, ""
 
     def version(self) -> str | None:
-        from asgibench import __version__
-
         return f"asgibench {__version__}"
 
     def describe(self, slots: int) -> dict[str, Any]:
-        from asgibench import loops
-
         return {
             "name": self.name,
             "version": self.version(),
@@ -77,7 +63,7 @@ class PythonDriver(Driver):
         count = max(1, min(spec.slots, spec.connections))
         shares = [spec.connections // count + (1 if i < spec.connections % count else 0)
                   for i in range(count)]
-        workers = [_Worker(spec, share, i) for i, share in enumerate(shares)]
+        workers = [_WorkerProcess(spec, share, i) for i, share in enumerate(shares)]
         try:
             for worker in workers:
                 worker.start()
@@ -94,10 +80,7 @@ class PythonDriver(Driver):
         return _merge(reports)
 
 
-DRIVER = PythonDriver()
-
-
-class _Worker:
+class _WorkerProcess:
     """The parent's handle on one worker process."""
 
     def __init__(self, spec: LoadSpec, connections: int, index: int) -> None:
@@ -115,7 +98,7 @@ class _Worker:
     def start(self) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "asgibench.harness.drivers.pydriver", self.payload],
+            [sys.executable, "-m", WORKER_MODULE, self.payload],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -198,276 +181,4 @@ def _merge(reports: list[dict[str, Any]]) -> LoadResult:
     )
 
 
-# -- the worker process ------------------------------------------------------------------
-
-
-class _Stats:
-    __slots__ = ("bad_body", "checked", "counting", "errors", "hist", "max_us", "non_2xx",
-                 "requests")
-
-    def __init__(self) -> None:
-        self.counting = False
-        self.requests = 0
-        self.non_2xx = 0
-        self.bad_body = 0
-        self.checked = 0
-        self.max_us = 0
-        self.hist: dict[int, int] = {}
-        self.errors = dict.fromkeys(ERROR_KINDS, 0)
-
-
-class _Connection(asyncio.Protocol):
-    """One keep-alive connection: write a batch, read as many responses, repeat."""
-
-    def __init__(self, load: _Load) -> None:
-        self.load = load
-        self.stats = load.stats
-        self.batch = load.batch
-        self.depth = load.depth
-        self.good = load.good_bodies
-        self.transport: asyncio.Transport | None = None
-        self.buffer = b""
-        self.pending = 0
-        self.sent_at = 0.0
-        self.closing = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def send(self) -> None:
-        self.pending = self.depth
-        self.sent_at = time.perf_counter()
-        self.transport.write(self.batch)  # type: ignore[union-attr]
-
-    def data_received(self, data: bytes) -> None:
-        now = time.perf_counter()
-        buffer = self.buffer + data if self.buffer else data
-        size = len(buffer)
-        pos = 0
-        done = 0
-        stats = self.stats
-        while True:
-            head_end = buffer.find(b"\r\n\r\n", pos)
-            if head_end < 0:
-                break
-            start = pos
-            match = _CONTENT_LENGTH(buffer, pos, head_end + 2)
-            if match is not None:
-                end = head_end + 4 + int(match.group(1))
-                if end > size:
-                    break
-                body = buffer[head_end + 4 : end]
-            else:
-                parsed = _parse_unsized(buffer, pos, head_end, size)
-                if parsed is None:
-                    break
-                body, end = parsed
-            status = buffer[start + 9 : start + 12]
-            pos = end
-            done += 1
-            if not stats.counting:
-                continue
-            if status == b"200" and body in self.good:
-                continue
-            if status[:1] != b"2" or not buffer.startswith(b"HTTP/1.", start):
-                stats.non_2xx += 1
-            elif self.load.body_ok(body):
-                self.good.add(body)
-            else:
-                stats.bad_body += 1
-        self.buffer = buffer[pos:] if pos < size else b""
-        if not done:
-            return
-        self.pending -= done
-        if stats.counting:
-            stats.requests += done
-            stats.checked += done
-            us = int((now - self.sent_at) * 1e6)
-            if us > stats.max_us:
-                stats.max_us = us
-            key = bucket_us(us)
-            hist = stats.hist
-            hist[key] = hist.get(key, 0) + done
-        if self.pending <= 0 and self.load.running:
-            self.send()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-        if self.closing or not self.load.running:
-            return
-        if self.stats.counting:
-            self.stats.errors["read"] += 1
-        self.load.reconnect(self)
-
-
-def _parse_unsized(buffer: bytes, pos: int, head_end: int, size: int) -> tuple[bytes, int] | None:
-    """Body of a response without Content-Length: chunked, or empty. None = incomplete."""
-    if _CHUNKED(buffer, pos, head_end + 2) is None:
-        return b"", head_end + 4  # 1xx/204/304 or a broken response; body check decides
-    chunks = []
-    at = head_end + 4
-    while True:
-        line_end = buffer.find(b"\r\n", at)
-        if line_end < 0:
-            return None
-        try:
-            length = int(buffer[at:line_end].split(b";", 1)[0], 16)
-        except ValueError:
-            return b"", line_end + 2
-        if length == 0:
-            trailer_end = buffer.find(b"\r\n\r\n", line_end)
-            if trailer_end == line_end:  # no trailers: "0\r\n\r\n"
-                return b"".join(chunks), line_end + 4
-            if trailer_end < 0:
-                return None
-            return b"".join(chunks), trailer_end + 4
-        start = line_end + 2
-        if start + length + 2 > size:
-            return None
-        chunks.append(buffer[start : start + length])
-        at = start + length + 2
-
-
-class _Load:
-    """One worker's connections and counters."""
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.spec = spec
-        host_header = spec["host"] if ":" not in spec["host"] else f"[{spec['host']}]"
-        request = (
-            f"GET {spec['path']} HTTP/1.1\r\nHost: {host_header}:{spec['port']}\r\n"
-            f"Accept: {spec['accept']}\r\nConnection: keep-alive\r\n\r\n"
-        ).encode("latin-1")
-        self.depth = max(int(spec["pipeline"]), 1)
-        self.batch = request * self.depth
-        self.stats = _Stats()
-        self.running = False
-        self.connections: list[_Connection] = []
-        self.good_bodies: set[bytes] = set()
-        self.body_ok = _body_checker(spec.get("test"), self.good_bodies)
-        self.loop = asyncio.get_running_loop()
-
-    async def connect(self, conn: _Connection | None = None) -> _Connection | None:
-        spec = self.spec
-        try:
-            _, protocol = await self.loop.create_connection(
-                lambda: conn or _Connection(self), spec["host"], spec["port"]
-            )
-        except OSError:
-            if self.stats.counting or not self.running:
-                self.stats.errors["connect"] += 1
-            return None
-        return protocol  # type: ignore[return-value]
-
-    def reconnect(self, conn: _Connection) -> None:
-        async def again() -> None:
-            while self.running:
-                fresh = await self.connect(_Connection(self))
-                if fresh is not None:
-                    if conn in self.connections:
-                        self.connections[self.connections.index(conn)] = fresh
-                    else:
-                        self.connections.append(fresh)
-                    if self.running:
-                        fresh.send()
-                    return
-                await asyncio.sleep(_RECONNECT_DELAY)
-
-        self.loop.create_task(again())
-
-    async def connect_all(self, count: int) -> None:
-        gate = asyncio.Semaphore(_CONNECT_PARALLEL)
-
-        async def one() -> None:
-            async with gate:
-                conn = await self.connect()
-                if conn is not None:
-                    self.connections.append(conn)
-
-        await asyncio.gather(*(one() for _ in range(count)))
-
-    async def watch_timeouts(self) -> None:
-        timeout = float(self.spec["timeout"])
-        while self.running:
-            await asyncio.sleep(min(0.25, timeout / 4))
-            now = time.perf_counter()
-            for conn in list(self.connections):
-                if conn.pending > 0 and conn.transport is not None and \
-                        now - conn.sent_at > timeout:
-                    if self.stats.counting:
-                        self.stats.errors["timeout"] += conn.pending
-                    conn.closing = True
-                    conn.transport.abort()
-                    conn.pending = 0
-                    self.reconnect(conn)
-
-    async def run(self) -> dict[str, Any]:
-        self.running = True
-        # Connections that failed in the connect phase are retried once the load starts.
-        missing = int(self.spec["connections"]) - len(self.connections)
-        self.stats.counting = True
-        started = time.perf_counter()
-        for conn in list(self.connections):
-            conn.send()
-        for _ in range(missing):
-            self.reconnect(_Connection(self))
-        watcher = self.loop.create_task(self.watch_timeouts())
-        await asyncio.sleep(float(self.spec["duration"]))
-        self.stats.counting = False
-        elapsed = time.perf_counter() - started
-        self.running = False
-        watcher.cancel()
-        for conn in self.connections:
-            conn.closing = True
-            if conn.transport is not None:
-                conn.transport.abort()
-        await asyncio.sleep(0)
-        stats = self.stats
-        return {
-            "requests": stats.requests,
-            "duration_s": elapsed,
-            "non_2xx": stats.non_2xx,
-            "bad_body": stats.bad_body,
-            "checked": stats.checked,
-            "errors": stats.errors,
-            "max_us": stats.max_us,
-            "histogram": {str(k): v for k, v in stats.hist.items()},
-        }
-
-
-def _body_checker(test: str | None, good: set[bytes]) -> Any:
-    if not test:
-        return lambda body: True
-    from asgibench.harness import testtypes
-
-    test_type = testtypes.get(test)
-    good.update(test_type.fast_bodies)
-    return lambda body: test_type.check_body(body) is None
-
-
-async def _worker_main(spec: dict[str, Any]) -> None:
-    loop = asyncio.get_running_loop()
-    load = _Load(spec)
-    await load.connect_all(int(spec["connections"]))
-    connect_errors = load.stats.errors["connect"]
-    load.stats.errors["connect"] = 0
-    print(json.dumps({"ready": len(load.connections), "connect_errors": connect_errors}),
-          flush=True)
-    line = await loop.run_in_executor(None, sys.stdin.readline)
-    if line.strip() != "go":
-        return
-    result = await load.run()
-    result["errors"]["connect"] += connect_errors
-    print(json.dumps({"result": result}), flush=True)
-
-
-def _worker(argv: list[str]) -> int:
-    from asgibench import loops
-
-    spec = json.loads(argv[0])
-    loops.run(_worker_main(spec), loop=spec.get("loop") or "auto")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_worker(sys.argv[1:]))
+DRIVER = PythonDriver()

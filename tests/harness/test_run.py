@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BADSERVER
 
 from asgibench import loops
 from asgibench.harness import pinning, results, testtypes
 from asgibench.harness.drivers import get_driver
 from asgibench.harness.runner import Runner, Settings
 from asgibench.harness.servers import Launch, Unsupported
+
+from .conftest import BADSERVER
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,8 @@ from asgibench.harness.drivers import (
     histogram_stats,
     merge_histograms,
 )
-from asgibench.harness.drivers.pydriver import PythonDriver, _parse_unsized
+from asgibench.harness.drivers.pydriver import PythonDriver
+from asgibench.harness.drivers.pyworker import _parse_unsized
 
 
 def spec(port: int, path: str = "/plaintext", test: str | None = "plaintext",

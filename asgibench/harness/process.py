@@ -1,0 +1,121 @@
+"""A server under test in its own process: start it (pinned), wait until it answers HTTP,
+keep the tail of its output, stop it (SIGINT, then SIGKILL after a bound)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+from asgibench.harness import pinning
+from asgibench.harness.httpclient import Client, VerifyError
+from asgibench.harness.testtypes import TestType
+
+OUTPUT_TAIL_LINES = 20
+
+
+class StartFailed(Exception):
+    """The server did not start, or did not answer in time; ``output`` is its output's tail."""
+
+    def __init__(self, reason: str, output: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.output = output
+
+
+class ServerProcess:
+    """A server (or the canned server) in its own process group, output to a temp file."""
+
+    def __init__(self, argv: list[str], cpus: list[int] | None,
+                 env: dict[str, str] | None = None) -> None:
+        self.argv = argv
+        self.cpus = cpus
+        self.env = env
+        self.log = tempfile.TemporaryFile()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        kwargs: dict[str, Any] = {}
+        if os.name == "posix":
+            kwargs["start_new_session"] = True
+            kwargs["preexec_fn"] = pinning.preexec(self.cpus)
+        else:
+            kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+        env = dict(os.environ if self.env is None else self.env)
+        env["PYTHONUNBUFFERED"] = "1"
+        try:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self.log,
+                                         stderr=subprocess.STDOUT, env=env, **kwargs)
+        except OSError as exc:
+            raise StartFailed(f"cannot start {self.argv[0]}: {exc}", "") from exc
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def output(self, lines: int = OUTPUT_TAIL_LINES) -> str:
+        try:
+            self.log.flush()
+            self.log.seek(0)
+            data = self.log.read()
+        except (OSError, ValueError):
+            return ""
+        text = data.decode("utf-8", errors="replace").rstrip()
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_ready(self, host: str, port: int, test: TestType, timeout: float) -> float:
+        """Block until the server answers HTTP; return the seconds it took."""
+        started = time.monotonic()
+        deadline = started + timeout
+        while True:
+            if not self.alive():
+                raise StartFailed(f"exited with status {self.returncode} during start-up",
+                                  self.output())
+            try:
+                with Client(host, port, timeout=2.0) as client:
+                    client.get(test.path, test.accept)
+                return time.monotonic() - started
+            except VerifyError:
+                pass
+            if time.monotonic() > deadline:
+                raise StartFailed(f"did not answer on {host}:{port} within {timeout:.0f} s",
+                                  self.output())
+            time.sleep(0.05)
+
+    def stop(self, timeout: float) -> str:
+        """SIGINT, then SIGKILL after ``timeout`` s; returns a note when it had to kill."""
+        proc = self.proc
+        note = ""
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(OSError):
+                if os.name == "posix":
+                    proc.send_signal(signal.SIGINT)
+                else:
+                    proc.send_signal(getattr(signal, "CTRL_BREAK_EVENT", signal.SIGTERM))
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                note = f"did not stop within {timeout:.0f} s of SIGINT; killed"
+                self._kill_group()
+                proc.kill()
+                proc.wait()
+        if proc is not None and os.name == "posix":
+            self._kill_group()  # workers a server left behind
+        return note
+
+    def _kill_group(self) -> None:
+        if self.proc is None or os.name != "posix":
+            return
+        with contextlib.suppress(OSError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.log.close()
