@@ -247,7 +247,8 @@ class HTTPConnection(asyncio.Protocol):
             "raw_path": raw_path,
             "query_string": query,
             "headers": check.headers,
-            "state": state.lifespan_state.copy(),
+            # A copy per request (ASGI); a new empty dict when lifespan set nothing.
+            "state": state.lifespan_state.copy() if state.lifespan_state else {},
         }
         cycle = RequestCycle(self, scope, check.keep_alive, check.expect_continue)
         self.receiving = cycle
