@@ -116,6 +116,7 @@ def test_serialise_response(benchmark: Any, loop: asyncio.AbstractEventLoop,
     benchmark.group = "serialise response"
 
     def respond() -> None:
+        conn.batching = True  # as inside the worker: one write per response, at flush()
         cycle = RequestCycle(conn, SCOPE, True, False)
         cycle.body_complete = True
         _drive(cycle.send(start))
