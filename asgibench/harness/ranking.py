@@ -28,11 +28,6 @@ if TYPE_CHECKING:
     from asgibench.harness.results import Entry, Level, Run
 
 
-def config_label(server: str, loop: str, parser: str, run: str = "") -> str:
-    text = f"{server} {loop}/{parser}"
-    return f"{text} [{run}]" if run else text
-
-
 @dataclass
 class RankRow:
     rank: int
@@ -62,10 +57,6 @@ class RankRow:
         if self.requests_per_s <= 0:
             return 0.0
         return (self.max_rps - self.min_rps) / 2 / self.requests_per_s * 100
-
-    @property
-    def config(self) -> str:
-        return config_label(self.server, self.loop, self.parser)
 
     def stored(self) -> dict[str, Any]:
         """The row as the results file's ``ranking`` section keeps it."""

@@ -184,10 +184,6 @@ SERVERS: Registry[ServerKind] = Registry("server", {
 })
 
 
-def get(name: str) -> ServerKind:
-    return SERVERS.get(name.strip().lower())
-
-
 def resolve(spec: str) -> list[ServerKind]:
     """``"asgibench,uvicorn"`` / ``"all"`` (every installed one) -> server kinds."""
     return SERVERS.select(spec.lower(), "server")

@@ -26,6 +26,11 @@ def ms(value: float | None) -> str:
     return f"{value:.2f} ms"
 
 
+def cpus(numbers: list[int] | None) -> str:
+    """A CPU set as ``0,1``; ``-`` when there is none."""
+    return ",".join(str(n) for n in numbers) if numbers else "-"
+
+
 def pct(value: float | None, digits: int = 1) -> str:
     if value is None:
         return "-"

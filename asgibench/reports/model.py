@@ -31,6 +31,7 @@ from typing import Any
 from asgibench.harness import ranking, testtypes
 from asgibench.harness.ranking import CompositeRow, RankRow
 from asgibench.harness.results import Run, Settings
+from asgibench.reports import fmt
 from asgibench.reports.load import all_tests
 
 #: The loop every matrix measures gains against (the stdlib's default loop).
@@ -159,16 +160,6 @@ class Report:
 # -- building -------------------------------------------------------------------------------
 
 
-def _fmt_rps(value: float) -> str:
-    return f"{value:,.0f}"
-
-
-def _cpus(cpus: Any) -> str:
-    if not cpus:
-        return "-"
-    return ",".join(str(c) for c in cpus)
-
-
 def machine_line(run: Run) -> str:
     env = run.environment
     os_ = env.get("os") or {}
@@ -192,8 +183,8 @@ def settings_line(run: Run) -> str:
     text += f", {s.duration_s:g} s per level x {repeat} repeat{'s' if repeat != 1 else ''}"
     pins = s.pinning
     if pins.get("server_cpus"):
-        text += f" · server CPU {_cpus(pins['server_cpus'])}, driver CPU " \
-                f"{_cpus(pins.get('driver_cpus'))}"
+        text += f" · server CPU {fmt.cpus(pins['server_cpus'])}, driver CPU " \
+                f"{fmt.cpus(pins.get('driver_cpus'))}"
     else:
         text += " · not pinned"
     if run.created:
@@ -230,7 +221,7 @@ def run_info(run: Run) -> RunInfo:
     if os_.get("platform"):
         facts.append(("platform", os_["platform"]))
     if cpu.get("usable_cpus") is not None:
-        facts.append(("usable CPUs", _cpus(cpu.get("usable_cpus"))))
+        facts.append(("usable CPUs", fmt.cpus(cpu.get("usable_cpus"))))
     drv = f"{driver.get('name', '?')} {driver.get('version') or ''}".strip()
     if driver.get("threads"):
         drv += f" ({driver['threads']} thread{'s' if driver['threads'] != 1 else ''})"
@@ -242,8 +233,8 @@ def run_info(run: Run) -> RunInfo:
         f"{s.primer_s:g} s, pause {s.pause_s:g} s, timeout {s.timeout_s:g} s")))
     facts.append(("levels", _levels_text(s, run.tests)))
     if pins.get("server_cpus"):
-        facts.append(("pinning", f"server on CPU {_cpus(pins['server_cpus'])}, driver on "
-                                 f"CPU {_cpus(pins.get('driver_cpus'))} "
+        facts.append(("pinning", f"server on CPU {fmt.cpus(pins['server_cpus'])}, driver on "
+                                 f"CPU {fmt.cpus(pins.get('driver_cpus'))} "
                                  f"({pins.get('method', '?')})"))
     else:
         facts.append(("pinning", f"not pinned ({pins.get('note') or 'n/a'})"))
@@ -260,7 +251,7 @@ def run_info(run: Run) -> RunInfo:
         label = f"{record.test} c={record.concurrency}"
         if record.status == "ok" and record.result is not None:
             rps = float(record.result.requests_per_s or 0)
-            parts.append(f"{label}: {_fmt_rps(rps)} req/s")
+            parts.append(f"{label}: {fmt.rps(rps)} req/s")
             ceiling.append({"test": record.test, "concurrency": record.concurrency,
                             "requests_per_s": rps})
         else:

@@ -28,8 +28,8 @@ def render(run: Run, console: Console) -> None:
     rankings = ranking.rank_run(run)
     driver = settings.driver
     pins = settings.pinning
-    pinned = (f"server on CPU {_cpus(pins['server_cpus'])}, driver on CPU "
-              f"{_cpus(pins['driver_cpus'])}" if pins.get("server_cpus") else
+    pinned = (f"server on CPU {fmt.cpus(pins['server_cpus'])}, driver on CPU "
+              f"{fmt.cpus(pins['driver_cpus'])}" if pins.get("server_cpus") else
               f"not pinned ({pins.get('note') or 'n/a'})")
     repeat = settings.repeat
     console.print()
@@ -87,10 +87,6 @@ def render(run: Run, console: Console) -> None:
     _unsupported(run.entries, console)
     for note in settings.notes:
         console.print(f"[dim]note: {note}[/]", soft_wrap=True)
-
-
-def _cpus(cpus: list[int] | None) -> str:
-    return ",".join(str(c) for c in cpus) if cpus else "-"
 
 
 def _ceiling(run: Run, console: Console) -> None:

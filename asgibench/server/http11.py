@@ -34,16 +34,16 @@ def date_header() -> bytes:
     return b"date: " + formatdate(usegmt=True).encode("ascii") + b"\r\n"
 
 
-def error_response(status: int, message: str, default_headers: bytes | None = None) -> bytes:
+def error_response(status: int, message: str, default_headers: bytes) -> bytes:
     """A complete error response with ``Connection: close``; the caller closes afterwards.
 
-    ``default_headers`` are the rendered Server and Date lines (Date alone when omitted).
+    ``default_headers`` are the server's rendered Server and Date lines.
     """
     body = f"{http.HTTPStatus(status).phrase}: {message}\n".encode("ascii", "replace")
     return b"".join(
         (
             status_line(status),
-            date_header() if default_headers is None else default_headers,
+            default_headers,
             b"content-type: text/plain; charset=utf-8\r\n"
             b"connection: close\r\n"
             b"content-length: %d\r\n\r\n" % len(body),
