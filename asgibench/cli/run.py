@@ -48,7 +48,7 @@ Each combination is verified first (status, exact body, Server/Date/Content-Type
 Content-Length or chunked, keep-alive, pipelining, Date refresh); one that fails, does
 not start or crashes is listed as failed with its output, and the run goes on. The
 driver's ceiling is measured against a canned-response server; results within 20% of
-it are flagged client-bound. Results go to --out as JSON (see results/README.md).
+it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
 """
 
 

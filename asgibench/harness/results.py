@@ -3,7 +3,7 @@
 idea: every consumer reads these classes, never the raw JSON).
 
 One JSON document per run, schema ``asgibench.results/1``, documented in
-``results/README.md`` and specified by :data:`asgibench.harness.schema.SCHEMA`.
+``docs/results.md`` and specified by :data:`asgibench.harness.schema.SCHEMA`.
 ``Run.from_dict(doc).to_dict()`` gives ``doc`` back: keys this version does not model are
 kept in each object's ``extra`` (older and newer files load and write without loss). The
 ``ranking`` and ``composite`` sections are derived: :func:`write` recomputes them with

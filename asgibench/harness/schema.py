@@ -1,7 +1,7 @@
 """The results file's JSON Schema (draft 2020-12) and a small checker for it.
 
-:data:`SCHEMA` is the one source of truth; ``results/schema.json`` is a copy written by
-``python -m asgibench.harness.schema > results/schema.json`` (a test keeps them equal).
+:data:`SCHEMA` is the one source of truth; ``docs/results-schema.json`` is a copy written by
+``python -m asgibench.harness.schema > docs/results-schema.json`` (a test keeps them equal).
 :func:`validate` checks a document against the subset of JSON Schema used here (type,
 const, enum, properties, required, additionalProperties, items, minimum, $ref to $defs)
 without any dependency; ``jsonschema`` agrees with it (tested when installed).
@@ -56,7 +56,7 @@ _CHECK = _obj({"name": _STR, "ok": {"type": "boolean"}, "detail": _STR})
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://github.com/asgibench/asgibench/results/schema.json",
+    "$id": "https://github.com/asgibench/asgibench/docs/results-schema.json",
     "title": "asgibench results file",
     "type": "object",
     "required": ["schema", "created", "asgibench_version", "command", "environment",

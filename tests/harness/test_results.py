@@ -93,9 +93,9 @@ def test_jsonschema_agrees() -> None:
 
 
 def test_shipped_schema_json_is_current() -> None:
-    shipped = ROOT / "results" / "schema.json"
+    shipped = ROOT / "docs" / "results-schema.json"
     assert json.loads(shipped.read_text()) == json.loads(schema.dumps()), \
-        "regenerate: python -m asgibench.harness.schema > results/schema.json"
+        "regenerate: python -m asgibench.harness.schema > docs/results-schema.json"
 
 
 def test_write_then_read(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """``bench run --show FILE`` and ``bench report FILE --format md`` rank alike.
 
-For every committed results file (``results/*.json`` but the schema; ``results/cost/``
-and ``results/memory/`` hold other documents) and every fixture results file, both
+For every committed results file (``reference/*.json``; ``reference/cost/`` and
+``reference/memory/`` hold other documents) and every fixture results file, both
 commands run in-process; their rank tables are parsed (the terminal tables of
 :mod:`asgibench.reports.terminal`, the Markdown tables of
 :mod:`asgibench.reports.markdown`) and must hold the same rows: per test type (rank,
@@ -28,19 +28,15 @@ from asgibench.cli import main
 def _repo_root() -> Path:
     here = Path(__file__).resolve().parent
     for parent in (here, *here.parents):
-        if (parent / "pyproject.toml").is_file() and (parent / "results").is_dir():
+        if (parent / "pyproject.toml").is_file() and (parent / "reference").is_dir():
             return parent
     raise RuntimeError(f"no asgibench checkout above {here}")
 
 
 REPO = _repo_root()
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-NOT_RESULTS = {"schema.json"}
-
-
 def results_files() -> list[Path]:
-    committed = [p for p in sorted((REPO / "results").glob("*.json"))
-                 if p.name not in NOT_RESULTS]
+    committed = sorted((REPO / "reference").glob("*.json"))
     return committed + sorted(FIXTURES.glob("*.json"))
 
 
@@ -299,7 +295,6 @@ def _label(path: Path) -> str:
 def test_there_are_results_files() -> None:
     names = {p.name for p in RESULTS_FILES}
     assert {"reference.json", "real-quick.json", "sample.json"} <= names, names
-    assert "schema.json" not in names
 
 
 @pytest.mark.parametrize("path", RESULTS_FILES, ids=_label)
