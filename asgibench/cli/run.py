@@ -30,7 +30,7 @@ TechEmpower way, and print a ranked table.
 
 \b
 With no options: every available loop x parser on asgibench's own server, test types
-plaintext and json, the quick profile (about a minute). Examples:
+plaintext and json, the quick profile (about two minutes). Examples:
   bench run --loop uvloop --proto httptools --server asgibench,uvicorn
   bench run --loop uvloop,asyncio --proto all --test json
   bench run --full --server all            # TechEmpower's levels, 15 s, 3 repeats
@@ -38,8 +38,9 @@ plaintext and json, the quick profile (about a minute). Examples:
 
 \b
 Profiles (any option below overrides its value):
-  --quick  levels json 128, plaintext 256 (x16 pipelined); 1.5 s per level,
-           0.5 s warm-up, no primer, 1 repeat.
+  --quick  levels json 128, plaintext 256 (x16 pipelined); 0.5 s per level,
+           0.3 s warm-up, no primer, 3 repeats, interleaved (every figure has a
+           spread).
   --full   TechEmpower's levels (json 16..512, plaintext 256..16384, capped by the
            open-file limit); 15 s per level, 5 s primer at 8 connections, 15 s
            warm-up, 2 s pause between levels, 3 repeats, interleaved.
@@ -70,16 +71,16 @@ it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
               help="The quick profile (default).")
 @click.option("--full", "profile", flag_value="full", help="TechEmpower's full method.")
 @click.option("--duration", type=click.FloatRange(min=0.1), default=None,
-              help="Seconds per level [quick 1.5, full 15].")
+              help="Seconds per level [quick 0.5, full 15].")
 @click.option("--warmup", type=click.FloatRange(min=0), default=None,
               help="Warm-up seconds per test at its highest level, not pipelined "
-                   "[quick 0.5, full 15].")
+                   "[quick 0.3, full 15].")
 @click.option("--primer", type=click.FloatRange(min=0), default=None,
               help="Primer seconds per test at 8 connections [quick 0, full 5].")
 @click.option("--pause", type=click.FloatRange(min=0), default=None,
               help="Pause between levels, seconds [quick 0, full 2].")
 @click.option("--repeat", type=click.IntRange(min=1), default=None,
-              help="Rounds; combinations are interleaved within each [quick 1, full 3].")
+              help="Rounds; combinations are interleaved within each [quick 3, full 3].")
 @click.option("--levels", "levels_spec", multiple=True, metavar="[TEST=]N,N",
               help="Concurrency levels for every test (16,64) or one (json=16,64); "
                    "repeatable.")
@@ -110,7 +111,11 @@ def run_command(**options: Any) -> None:
     runner, out = plan.build(options, command=_command_line())
     run = runner.run()
     terminal.render(run, table_console())
-    written = results.write(run, results.output_path(out, run.created))
+    written, failure = results.write_or_keep(run, results.output_path(out, run.created))
+    if failure:
+        stderr_console().print(f"bench run: error: {failure}; the results are kept in "
+                               f"{written}", soft_wrap=True)
+        sys.exit(1)
     stderr_console().print(f"results: {written}")
     if run.interrupted:
         sys.exit(130)

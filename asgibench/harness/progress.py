@@ -8,6 +8,7 @@ All three take the same calls from the runner.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -27,20 +28,32 @@ class NullProgress:
 
 
 class _Clock:
-    """Planned seconds done vs. left, corrected by how slow reality has been so far."""
+    """Planned seconds done vs. left, corrected by how slow reality has been so far.
 
-    def __init__(self) -> None:
+    The time left it shows never goes up: a countdown that climbs ("~58s left", then
+    "~59s left") reads as a broken clock. When the corrected estimate rises, the figure
+    shown holds until the estimate falls below it again.
+    """
+
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
         self.total = 0.0
         self.done = 0.0
         self.current = 0.0
-        self.started = time.monotonic()
+        self.now = now
+        self.started = now()
+        self.shown = float("inf")
 
-    def left(self) -> float:
-        elapsed = time.monotonic() - self.started
+    def estimate(self) -> float:
+        """Seconds left: the planned rest, scaled by how slow reality has been."""
+        elapsed = self.now() - self.started
         remaining = max(self.total - self.done, 0.0)
         if self.done > 5:
             remaining *= max(elapsed / self.done, 0.5)
         return remaining
+
+    def left(self) -> float:
+        self.shown = min(self.shown, self.estimate())
+        return self.shown
 
 
 def _fmt(seconds: float) -> str:

@@ -21,6 +21,7 @@ import os
 import platform
 import re
 import statistics
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -489,19 +490,52 @@ def output_path(out: str | os.PathLike[str], created: str) -> Path:
     return path / default_filename(created)
 
 
-def check_writable(out: str | os.PathLike[str]) -> None:
-    """BenchError now, rather than after the run, if ``--out`` cannot take a file."""
+def check_writable(out: str | os.PathLike[str], *, directory_ok: bool = True) -> None:
+    """BenchError now, rather than after a run has been measured, if ``--out`` cannot take
+    its file.
+
+    ``--out`` is a ``.json`` file or (with ``directory_ok``) a directory, existing or to be
+    created. A path with another suffix (``out.txt``) is refused unless it is an existing
+    directory: silently creating a directory named ``out.txt/`` hides the mistake. The
+    nearest existing directory is probed by creating a file in it, since permission bits
+    do not tell (root passes ``os.access`` on ``/proc``, where nothing can be created).
+    """
     path = Path(out)
-    directory = path.parent if path.suffix.lower() == ".json" else path
-    if path.suffix.lower() == ".json" and path.is_dir():
+    is_json = path.suffix.lower() == ".json"
+    wanted = "a FILE.json or a directory" if directory_ok else "a FILE.json"
+    if is_json and path.is_dir():
         raise BenchError(f"--out {str(path)!r} is a directory; drop the .json or pick a file")
-    if directory.exists() and not directory.is_dir():
-        raise BenchError(f"--out {str(directory)!r} is a file, not a directory")
+    if not is_json:
+        if not directory_ok:
+            raise BenchError(f"--out {str(path)!r} is not a .json file; name {wanted}")
+        if path.exists() and not path.is_dir():
+            raise BenchError(f"--out {str(path)!r} is a file, not a directory; name {wanted}")
+        if path.suffix and not path.is_dir():
+            raise BenchError(f"--out {str(path)!r} is neither a .json file nor a directory; "
+                             f"name {wanted}")
+    directory = path.parent if is_json else path
     probe = directory
     while not probe.exists():
         probe = probe.parent
-    if not os.access(probe, os.W_OK):
-        raise BenchError(f"--out {str(out)!r}: {str(probe)!r} is not writable")
+    if not probe.is_dir():
+        raise BenchError(f"--out {str(out)!r}: {str(probe)!r} is a file, not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=probe, prefix=".asgibench-probe-"):
+            pass
+    except OSError as exc:
+        raise BenchError(f"--out {str(out)!r}: cannot create files in {str(probe)!r} "
+                         f"({exc.strerror or exc})") from None
+
+
+def write_or_keep(run: Run, path: Path) -> tuple[Path, str | None]:
+    """Write the results; if that fails after all (the disk filled, the directory went
+    away), keep them in a temporary file rather than lose a measured run. Returns (where
+    they are, the reason ``path`` could not be used or None)."""
+    try:
+        return write(run, path), None
+    except BenchError as exc:
+        fallback = Path(tempfile.mkdtemp(prefix="asgibench-")) / path.name
+        return write(run, fallback), str(exc)
 
 
 def write(run: Run | dict[str, Any], path: Path) -> Path:

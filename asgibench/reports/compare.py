@@ -12,13 +12,16 @@ Entries are matched on (server, loop, parser, test type, concurrency). For each 
   it lies above 1 + threshold, otherwise **no significant change** (noted as
   *inconclusive* when the interval reaches past the threshold: more repeats would settle
   it). A configuration that ran in the baseline but failed in the candidate is
-  **failed**.
+  **failed**;
+* a side with one repeat has no spread, so its noise is unknown and a change cannot be
+  told from it (two identical one-repeat runs on a busy machine differ by 5x): such an
+  entry is **inconclusive: one repeat**, whatever its ratio, and never fails the gate.
 
-Exit status: 1 if any entry is slower or failed, 0 otherwise; 2 for bad input (missing
-or invalid file, nothing in common, ``--normalise`` without ceilings). Warnings (printed,
-never fatal) name every difference in environment or settings that makes the comparison
-unsound: another machine, Python, driver, durations, levels, pinning, an injected app
-delay, an interrupted run, client-bound entries.
+Exit status: 1 if any entry is slower or failed, 0 otherwise (inconclusive included); 2
+for bad input (missing or invalid file, nothing in common, ``--normalise`` without
+ceilings). Warnings (printed, never fatal) name every difference in environment or
+settings that makes the comparison unsound: another machine, Python, driver, durations,
+levels, pinning, an injected app delay, an interrupted run, client-bound entries.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ SLOWER = "slower"
 FASTER = "faster"
 SAME = "no significant change"
 FAILED = "failed"
+INCONCLUSIVE = "inconclusive: one repeat"
 SCHEMA_ID = "asgibench.compare/1"
 
 
@@ -117,6 +121,15 @@ class Comparison:
 
     def count(self, verdict: str) -> int:
         return sum(1 for m in self.matches if m.verdict == verdict)
+
+    def grouped_notes(self) -> list[tuple[str, list[str]]]:
+        """(note, labels of the entries it is about), each note once, in first-seen order:
+        the same caveat on 24 entries is one line, not 24."""
+        groups: dict[str, list[str]] = {}
+        for match in self.matches:
+            for note in match.notes:
+                groups.setdefault(note, []).append(match.label)
+        return list(groups.items())
 
     @property
     def exit_status(self) -> int:
@@ -375,7 +388,14 @@ def _judge(match: Match, threshold: float) -> None:
     est = match.estimate
     assert est is not None
     low_line, high_line = 1 - threshold, 1 + threshold
-    if est.high < low_line:
+    single = [side for side, n in (("baseline", est.n_baseline), ("candidate", est.n_candidate))
+              if n < 2]
+    if single:
+        match.verdict = INCONCLUSIVE
+        match.notes.append(f"one repeat in the {' and the '.join(single)}: its noise is "
+                           "unknown, so no change can be told from it (bench run --repeat 3 "
+                           "or more)")
+    elif est.high < low_line:
         match.verdict = SLOWER
     elif est.low > high_line:
         match.verdict = FASTER
@@ -384,9 +404,6 @@ def _judge(match: Match, threshold: float) -> None:
         if est.low < low_line or est.high > high_line:
             match.notes.append(f"inconclusive: the interval reaches past ±{_pct(threshold)}; "
                                "more repeats would narrow it")
-    if not est.has_interval:
-        match.notes.append("one repeat on each side: no interval, the verdict is the ratio "
-                           "against the threshold (use --repeat 3)")
     if match.client_bound:
         match.notes.append("client-bound")
 
@@ -409,6 +426,10 @@ def _ratio_text(match: Match) -> tuple[str, str, str]:
     if est is None:
         return "-", "-", "-"
     change = fmt.signed_pct((est.ratio - 1) * 100)
+    if match.verdict == INCONCLUSIVE:
+        # A one-repeat side has no spread: an interval drawn from the other side alone (or
+        # a zero-width one) would look like a measurement it is not.
+        return f"{est.ratio:.3f}", change, "-"
     interval = f"[{fmt.signed_pct((est.low - 1) * 100)}, {fmt.signed_pct((est.high - 1) * 100)}]"
     return f"{est.ratio:.3f}", change, interval
 
@@ -419,9 +440,20 @@ def _run_line(label: str, run: Run) -> str:
     return f"{label}: {run.path} ({run.created}{commit})"
 
 
+def _entries_text(labels: list[str], total: int) -> str:
+    """Which entries a note is about: all, a count, or up to three by name."""
+    if len(labels) == total and total > 1:
+        return f"all {total} entries"
+    if len(labels) > 3:
+        return f"{len(labels)} entries"
+    return "; ".join(labels)
+
+
 def _summary(cmp: Comparison) -> str:
     parts = [f"{cmp.count(SLOWER)} slower", f"{cmp.count(FASTER)} faster",
              f"{cmp.count(SAME)} no significant change"]
+    if cmp.count(INCONCLUSIVE):
+        parts.append(f"{cmp.count(INCONCLUSIVE)} {INCONCLUSIVE}")
     if cmp.count(FAILED):
         parts.insert(0, f"{cmp.count(FAILED)} failed")
     return ", ".join(parts)
@@ -450,9 +482,8 @@ def render_text(cmp: Comparison) -> str:
     for row in [header, *rows]:
         out.append("  ".join(str(v).ljust(widths[i]) if i in (0, 6) else str(v).rjust(widths[i])
                              for i, v in enumerate(row)).rstrip())
-    for m in cmp.matches:
-        for note in m.notes:
-            out.append(f"  note: {m.label}: {note}")
+    for note, labels in cmp.grouped_notes():
+        out.append(f"  note: {note} ({_entries_text(labels, len(cmp.matches))})")
     out.append("")
     if cmp.only_baseline:
         out.append("only in the baseline (not compared): " + "; ".join(cmp.only_baseline))
@@ -476,17 +507,23 @@ def render_markdown(cmp: Comparison) -> str:
     out = ["## asgibench compare", "", f"**{headline}** (threshold {_pct(cmp.threshold)})", "",
            f"- {_run_line('baseline', cmp.baseline)}",
            f"- {_run_line('candidate', cmp.candidate)}", f"- {_method(cmp)}", ""]
+    # Each note is written once under the table; a row points at its notes by number.
+    grouped = cmp.grouped_notes()
+    number = {note: i for i, (note, _) in enumerate(grouped, 1)}
     rows = []
     for m in cmp.matches:
         ratio, change, interval = _ratio_text(m)
         verdict = f"**{m.verdict}**" if m.verdict in (SLOWER, FAILED, FASTER) else m.verdict
         rows.append([m.label, _figure_text(m, "baseline", cmp.normalise),
                      _figure_text(m, "candidate", cmp.normalise), ratio, change, interval,
-                     verdict, "; ".join(m.notes)])
+                     verdict, " ".join(f"[{number[n]}]" for n in m.notes)])
     out += table(["entry", "baseline", "candidate", "ratio", "change",
                   f"{cmp.confidence:.0%} interval", "verdict", "notes"], rows,
                  ["l", "r", "r", "r", "r", "r", "l", "l"])
     out.append("")
+    if grouped:
+        out += [f"{number[note]}. {note} ({_entries_text(labels, len(cmp.matches))})"
+                for note, labels in grouped] + [""]
     if cmp.only_baseline:
         out += ["Only in the baseline (not compared): " + "; ".join(cmp.only_baseline), ""]
     if cmp.only_candidate:

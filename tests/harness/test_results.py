@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from asgibench.errors import BenchError
@@ -84,7 +85,6 @@ def test_validator_catches(mutate: Any, needle: str) -> None:
 
 
 def test_jsonschema_agrees() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     validator = jsonschema.Draft202012Validator(schema.SCHEMA)
     assert list(validator.iter_errors(sample())) == []
     bad = sample()
@@ -182,11 +182,38 @@ def test_check_writable(tmp_path: Path) -> None:
     results.check_writable(tmp_path / "new" / "dir")
     results.check_writable(tmp_path / "file.json")
     (tmp_path / "afile").write_text("")
-    with pytest.raises(BenchError):
+    with pytest.raises(BenchError, match="is a file, not a directory"):
         results.check_writable(tmp_path / "afile")
     (tmp_path / "d.json").mkdir()
-    with pytest.raises(BenchError):
+    with pytest.raises(BenchError, match="is a directory"):
         results.check_writable(tmp_path / "d.json")
+    # A suffix that is not .json is a mistake, not a directory to create ...
+    with pytest.raises(BenchError, match=r"neither a \.json file nor a directory"):
+        results.check_writable(tmp_path / "out.txt")
+    assert not (tmp_path / "out.txt").exists()
+    # ... unless the user made that directory.
+    (tmp_path / "runs.v2").mkdir()
+    results.check_writable(tmp_path / "runs.v2")
+    # Where only a FILE.json makes sense (bench cost/memory), a directory is refused.
+    with pytest.raises(BenchError, match=r"is not a \.json file"):
+        results.check_writable(tmp_path / "new", directory_ok=False)
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="no /proc on this platform")
+def test_check_writable_probes_rather_than_trusting_permissions() -> None:
+    # root passes os.access(W_OK) on /proc, where no file can be created.
+    with pytest.raises(BenchError, match="cannot create files in '/proc'"):
+        results.check_writable("/proc/x.json")
+
+
+def test_a_run_that_cannot_be_written_is_kept(tmp_path: Path) -> None:
+    sample_run = results.Run.from_dict(sample())
+    target = tmp_path / "gone" / "run.json"
+    (tmp_path / "gone").write_text("a file where the directory should be")
+    written, failure = results.write_or_keep(sample_run, target)
+    assert failure and "cannot write results file" in failure
+    assert written != target and written.name == "run.json"
+    assert results.load(written).entries  # the measured run survived
 
 
 def test_environment_records_versions() -> None:

@@ -76,8 +76,9 @@ def test_tiny_run_against_bench_serve(tmp_path: Path, driver: str) -> None:
         (row,) = document["ranking"][test]
         assert row["rank"] == 1 and row["server"] == "asgibench"
     assert len(document["composite"]) == 1
+    # --repeat 1: the figures have no spread, and the table says so.
     for needle in ("plaintext · concurrency 8 · pipelined x16", "json · concurrency 8",
-                   "driver ceiling"):
+                   "driver ceiling", "one repeat per level: no spread"):
         assert needle in proc.stdout
 
     shown = bench("--show", str(out))
@@ -86,8 +87,6 @@ def test_tiny_run_against_bench_serve(tmp_path: Path, driver: str) -> None:
 
 def test_ours_against_peers(tmp_path: Path) -> None:
     """`--server asgibench,uvicorn,granian`: one table; granian's h11 listed unsupported."""
-    pytest.importorskip("uvicorn")
-    pytest.importorskip("granian")
     loop = "uvloop" if "uvloop" in loops.available() else "asyncio"
     out = tmp_path / "peers.json"
     proc = bench("--server", "asgibench,uvicorn,granian", "--loop", loop, "--proto", "h11",
@@ -204,3 +203,29 @@ def test_unreadable_results_file(tmp_path: Path, content: str, needle: str) -> N
     path = tmp_path / "bad.json"
     path.write_text(content)
     _one_line_error(bench("--show", str(path)), needle)
+
+
+def test_out_is_checked_before_measuring(tmp_path: Path) -> None:
+    """A destination that cannot take the file is refused before anything is measured."""
+    mistaken = tmp_path / "out.txt"
+    _one_line_error(bench("--out", str(mistaken)), "neither a .json file nor a directory")
+    assert not mistaken.exists()  # it used to become a directory
+    if Path("/proc/self").is_dir():  # Linux: a path nothing can be created in, even as root
+        _one_line_error(bench("--out", "/proc/x.json"), "cannot create files in '/proc'")
+
+
+def test_default_profile_gives_every_figure_a_spread(tmp_path: Path) -> None:
+    """Without --repeat, each entry is measured in three interleaved rounds, so the table
+    shows a ± and bench compare can judge a change (one repeat could not)."""
+    out = tmp_path / "run.json"
+    proc = bench("--loop", "asyncio", "--proto", "h11,httptools", "--test", "json",
+                 "--levels", "8", "--duration", "0.2", "--no-ceiling", "--quiet",
+                 "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    document = results.read(out)
+    assert document["settings"]["repeat"] == 3
+    for entry in document["entries"]:
+        (level,) = entry["levels"]
+        assert [r["round"] for r in level["repeats"]] == [1, 2, 3]
+    assert "x 3 repeats" in proc.stdout
+    assert "one repeat per level" not in proc.stdout
