@@ -36,6 +36,22 @@ LAZY_COMMANDS = {
 }
 
 
+def _name_envvars(command: click.Command) -> None:
+    """Every option can also come from the environment, as ASGIBENCH_<COMMAND>_<FLAG>
+    (``ASGIBENCH_RUN_DURATION=0.2``, ``ASGIBENCH_RUN_LEVELS=8``): handy in CI, and how
+    README's commands are run with a short profile. Named after the flag the user sees,
+    not the parameter behind it (``--levels`` is ``levels_spec``). Options with their own
+    names (``bench serve``'s ASGIBENCH_PORT, the fields of asgibench.server.Config) and
+    flags that choose between values (``--quick``/``--full``) keep theirs."""
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.envvar is not None:
+            continue
+        if param.is_flag and not param.is_bool_flag:
+            continue
+        flag = max(param.opts, key=len).lstrip("-").replace("-", "_").upper()
+        param.envvar = f"ASGIBENCH_{(command.name or '').upper()}_{flag}"
+
+
 class _Group(click.Group):
     """Every user mistake is one line, ``bench <cmd>: error: ...``, and exit status 2.
     The commands of :data:`LAZY_COMMANDS` are imported on first use."""
@@ -47,7 +63,10 @@ class _Group(click.Group):
         if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
             module, attribute = LAZY_COMMANDS[cmd_name].split(":")
             self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
-        return super().get_command(ctx, cmd_name)
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _name_envvars(command)
+        return command
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False

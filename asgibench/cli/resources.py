@@ -6,7 +6,9 @@ timing noise. The measuring is :mod:`asgibench.harness.cost` and
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,7 +24,7 @@ from asgibench.cli.options import (
 )
 from asgibench.cli.output import stderr_console, table_console
 from asgibench.errors import BenchError
-from asgibench.harness import cost, memory, resources, testtypes
+from asgibench.harness import cost, memory, resources, results, testtypes
 from asgibench.harness.plan import launches, raise_fd_limit, require_launch, with_port
 from asgibench.harness.ports import pick_port
 from asgibench.harness.servers import Unsupported
@@ -38,7 +40,8 @@ combination runs under callgrind with one keep-alive client: --warmup requests, 
 (above 1: asgibench does less work) and floor / server (the share of the floor's speed
 reachable when the CPU is the limit).
 
-Needs valgrind; each combination takes 15-30 s (the interpreter starts slowly under it).
+Needs valgrind. Each combination is one server process for every test type, about 10 s
+(callgrind is switched on only once the server answers: start-up is the slow part).
 """
 
 
@@ -60,33 +63,38 @@ Needs valgrind; each combination takes 15-30 s (the interpreter starts slowly un
 @host_option()
 @out_option(default=None, metavar="FILE.json", help="Also write the counts here.")
 def cost_command(**options: Any) -> None:
-    cost.check_tools()
     tests = testtypes.resolve(options["test_spec"])
     host = options["host"]
     plan = cost.countable(launches(options["server_spec"], options["loop_spec"],
                                    options["proto_spec"], host))
+    # After the selection: a mistyped flag is named as such, with or without valgrind.
+    cost.check_tools()
+    if options["out"]:
+        results.check_writable(options["out"], directory_ok=False)
     if options["floor"]:
         plan.extend(cost.floor_launch(loop, host, 0)
                     for loop in dict.fromkeys(item.loop for item in plan))
     require_launch(plan, "counted")
 
     console = stderr_console()
-    counted: list[cost.Cost] = []
+    # One server process per combination counts every test type: start-up under valgrind
+    # is most of the time. The table lists them test type by test type.
+    by_launch: list[list[cost.Cost]] = []
     failures = 0
-    for test in tests:
-        for item in plan:
-            if isinstance(item, Unsupported):
-                counted.append(cost.Cost(item.server, item.loop, item.parser, test.name,
-                                         options["pipeline"], options["requests"], None,
-                                         item.reason))
-                continue
-            port = pick_port(host)
-            launch = with_port(item, port)
-            console.print(f"counting {launch.label} · {test.name}…")
-            result = cost.measure(launch, test, host, port, options["requests"],
-                                  options["warmup"], options["pipeline"])
-            failures += result.instructions is None
-            counted.append(result)
+    for item in plan:
+        if isinstance(item, Unsupported):
+            by_launch.append([cost.Cost(item.server, item.loop, item.parser, test.name,
+                                        options["pipeline"], options["requests"], None,
+                                        item.reason) for test in tests])
+            continue
+        port = pick_port(host)
+        launch = with_port(item, port)
+        console.print(f"counting {launch.label} · {', '.join(t.name for t in tests)}…")
+        measured = cost.measure(launch, tests, host, port, options["requests"],
+                                options["warmup"], options["pipeline"])
+        failures += sum(c.instructions is None for c in measured)
+        by_launch.append(measured)
+    counted = [costs[index] for index in range(len(tests)) for costs in by_launch]
     _finish(render_cost, counted, resources.COST_KIND, options["out"], failures)
 
 
@@ -111,16 +119,19 @@ connected. Linux only (reads /proc).
 @startup_timeout_option()
 @out_option(default=None, metavar="FILE.json", help="Also write the sizes here.")
 def memory_command(**options: Any) -> None:
+    test = testtypes.get("plaintext")
+    host = options["host"]
+    plan = launches(options["server_spec"], options["loop_spec"], options["proto_spec"], host)
+    # After the selection, as bench cost: a mistyped flag is named as such on every OS.
     memory.check_platform()
+    require_launch(plan, "measured")
+    if options["out"]:
+        results.check_writable(options["out"], directory_ok=False)
     limit = raise_fd_limit()
     connections = options["connections"]
     if limit is not None and connections + 64 > limit:
         raise BenchError(f"--connections {connections} needs more open files than the limit "
                          f"({limit}); raise it with ulimit -n, or ask for fewer")
-    test = testtypes.get("plaintext")
-    host = options["host"]
-    plan = launches(options["server_spec"], options["loop_spec"], options["proto_spec"], host)
-    require_launch(plan, "measured")
     console = stderr_console()
     rows: list[memory.Footprint] = []
     failures = 0
@@ -144,7 +155,15 @@ def _finish(render: Callable[[Sequence[Any], Console], None], rows: Sequence[Any
     """Print the table, write ``--out``, exit 1 when a combination failed."""
     render(rows, table_console())
     if out:
-        resources.write(out, kind, [row.to_json() for row in rows], ["bench", *sys.argv[1:]])
+        try:
+            resources.write(out, kind, [row.to_json() for row in rows], ["bench", *sys.argv[1:]])
+        except OSError as exc:  # checked before measuring, yet the disk can still fill
+            kept = Path(tempfile.mkdtemp(prefix="asgibench-")) / Path(out).name
+            resources.write(str(kept), kind, [row.to_json() for row in rows],
+                            ["bench", *sys.argv[1:]])
+            stderr_console().print(f"error: cannot write {out!r} ({exc.strerror or exc}); "
+                                   f"the figures are kept in {kept}", soft_wrap=True)
+            sys.exit(1)
         stderr_console().print(f"written: {out}")
     if failures:
         sys.exit(1)

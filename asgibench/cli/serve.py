@@ -11,7 +11,7 @@ import click
 from asgibench import loops, protocols
 from asgibench.cli.options import env_option
 from asgibench.server import Server
-from asgibench.server.config import LIFESPAN_CHOICES, LOG_LEVELS, Config
+from asgibench.server.config import LIFESPAN_CHOICES, LOG_LEVELS, Config, probe_app
 from asgibench.server.logs import configure_logging
 from asgibench.server.server import preflight
 from asgibench.server.workers import run_workers
@@ -72,6 +72,10 @@ def serve_command(app: str, **options: Any) -> None:
     preflight(config)  # a typo costs one line, not a traceback, and binds nothing
     configure_logging(config.log_level)
     if config.workers > 1:
+        # A broken app too: one process imports it before the supervisor binds. (Alone, the
+        # server imports it on its loop before binding, as uvicorn does: apps that look up
+        # the running loop at import time get the one they will run on.)
+        probe_app(config)
         sys.exit(run_workers(config, config.log_level))
     server = Server(config)
     server.run()

@@ -14,9 +14,11 @@ import contextlib
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from asgibench import protocols
 from asgibench.errors import BenchError
 from asgibench.harness.process import ServerProcess, StartFailed
 from asgibench.harness.servers import Launch
@@ -46,6 +48,35 @@ class Footprint:
                 "connections": self.connections, "idle_kib": self.idle_kib,
                 "held_kib": self.held_kib, "per_connection_kib": self.per_connection_kib,
                 "reason": self.reason}
+
+
+#: The server every other row is compared with.
+BASELINE_SERVER = "asgibench"
+
+
+def baseline(row: Footprint, rows: Sequence[Footprint]) -> Footprint | None:
+    """The measured asgibench row ``row`` is compared with, or None if there is none.
+
+    Always the same loop: each server's own loop runs the app. The same parser too when
+    asgibench has it; a server with a parser of its own (granian's ``rust``) is compared
+    with asgibench as ``bench serve`` runs by default on that loop, the parser ``auto``
+    picks (httptools where installed), else the first asgibench parser measured there.
+    """
+    measured = [
+        r for r in rows if r.server == BASELINE_SERVER and r.loop == row.loop and r.held_kib
+    ]
+    for r in measured:
+        if r.parser == row.parser:
+            return r
+    if not own_parser(row.parser):
+        return None  # asgibench has this parser: another one would not be like for like
+    preferred = protocols.auto_name()
+    return next((r for r in measured if r.parser == preferred), measured[0] if measured else None)
+
+
+def own_parser(parser: str) -> bool:
+    """Whether ``parser`` is a server's own (granian's ``rust``), not one asgibench has."""
+    return parser not in {b.name for b in protocols.backends()}
 
 
 def check_platform() -> None:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from asgibench.harness.cost import FLOOR, Cost
-from asgibench.harness.memory import Footprint
+from asgibench.harness.memory import BASELINE_SERVER, Footprint, baseline, own_parser
 
 
 def render_cost(counted: Sequence[Cost], console: Console) -> None:
@@ -42,21 +42,34 @@ def render_cost(counted: Sequence[Cost], console: Console) -> None:
 
 def render_memory(rows: Sequence[Footprint], console: Console) -> None:
     """Resident size at start and with the connections held, per connection, and
-    server / asgibench on the same loop and parser."""
-    ours = {(r.loop, r.parser): r for r in rows if r.server == "asgibench"}
+    server / asgibench with the connections held (the asgibench row of
+    :func:`~asgibench.harness.memory.baseline`: same loop; same parser, or for granian's
+    own parser asgibench's default one, named in the cell). A row without figures
+    (unsupported, or failed) has its reason in the last column and nothing else."""
     table = Table(title="resident memory (MiB)")
     for column in ("server", "loop", "parser", "started", "connections held",
                    "KiB per connection", "server / asgibench"):
-        table.add_column(column, justify="left" if column in ("server", "loop", "parser")
-                         else "right")
+        table.add_column(column, no_wrap=True,
+                         justify="left" if column in ("server", "loop", "parser") else "right")
+    table.add_column("reason")  # the one column that wraps when the terminal is narrow
     for r in rows:
-        if r.held_kib is None:
-            table.add_row(r.server, r.loop, r.parser, f"[dim]{r.reason}[/dim]", "", "", "")
+        if r.idle_kib is None or r.held_kib is None or r.per_connection_kib is None:
+            table.add_row(r.server, r.loop, r.parser, "", "", "", "", f"[dim]{r.reason}[/dim]")
             continue
-        mine = ours.get((r.loop, r.parser))
-        ratio = (f"{r.held_kib / mine.held_kib:.2f}x" if mine is not None and mine.held_kib
-                 and r.server != "asgibench" else "")
         table.add_row(r.server, r.loop, r.parser, f"{r.idle_kib / 1024:.1f}",
                       f"{r.held_kib / 1024:.1f} ({r.connections})",
-                      f"{r.per_connection_kib:.1f}", ratio)
+                      f"{r.per_connection_kib:.1f}", memory_ratio(r, rows), r.reason)
     console.print(table)
+
+
+def memory_ratio(row: Footprint, rows: Sequence[Footprint]) -> str:
+    """The "server / asgibench" cell of a measured row: never blank, so that a missing
+    comparison reads as missing rather than as a figure nobody filled in."""
+    if row.server == BASELINE_SERVER:
+        return "baseline"
+    base = baseline(row, rows)
+    if base is None or not base.held_kib or row.held_kib is None:
+        wanted = row.loop if own_parser(row.parser) else f"{row.loop}/{row.parser}"
+        return f"no asgibench {wanted}"
+    ratio = f"{row.held_kib / base.held_kib:.2f}x"
+    return ratio if base.parser == row.parser else f"{ratio} vs {base.parser}"

@@ -110,7 +110,14 @@ def test_env_var_is_the_default(spawn):
         assert client.read_final().body == b"ok"
 
 
+NO_AF_UNIX = pytest.mark.skipif(
+    not hasattr(socket, "AF_UNIX"),
+    reason="this platform's Python has no Unix domain sockets (socket.AF_UNIX)",
+)
+
+
 @pytest.mark.slow
+@NO_AF_UNIX
 def test_cli_unix_socket(spawn, short_tmp):
     path = os.path.join(short_tmp, "s.sock")
     process = spawn(["app_module:app", "--uds", path], port=None)
@@ -121,6 +128,11 @@ def test_cli_unix_socket(spawn, short_tmp):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    sys.platform == "win32",
+    reason="Windows cannot hand a socket to a child as a file descriptor (no pass_fds; "
+    "sockets are handles)",
+)
 def test_cli_inherited_fd(spawn):
     listener = socket.socket()
     listener.bind((HOST, 0))
@@ -196,6 +208,7 @@ def test_runs_on_the_requested_loop(serve, combo):
     assert LOOP_TYPE_MARKERS[loop] in body, f"asked for {loop}, app runs on {body}"
 
 
+@NO_AF_UNIX
 def test_unix_socket_in_process(serve, short_tmp):
     from asgibench.errors import BenchError
 

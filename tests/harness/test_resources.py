@@ -24,7 +24,11 @@ def _bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]
                           text=True, timeout=timeout)
 
 
-@pytest.mark.skipif(NO_VALGRIND, reason="valgrind is not installed (apt-get install valgrind)")
+@pytest.mark.skipif(
+    NO_VALGRIND,
+    reason="valgrind is not installed (Linux: apt-get install valgrind; there is none for "
+    "Windows or for macOS on arm64)",
+)
 def test_cost_counts_instructions_per_request_against_the_floor(tmp_path: Path) -> None:
     out = tmp_path / "cost.json"
     done = _bench("cost", "--server", "asgibench", "--loop", "asyncio", "--proto", "httptools",
@@ -49,15 +53,14 @@ def test_cost_refuses_what_callgrind_cannot_follow() -> None:
     assert counted[1] is plan[1]
 
 
-def test_cost_reads_the_measured_dump_only(tmp_path: Path) -> None:
+def test_cost_reads_each_dump_by_its_label(tmp_path: Path) -> None:
     (tmp_path / "callgrind.out.1").write_text(
-        "version: 1\ndesc: Trigger: dump warm-up\nsummary: 999\n")
+        "version: 1\ndesc: Trigger: dump warm-up json\nsummary: 999\n")
     (tmp_path / "callgrind.out.2").write_text(
-        "version: 1\ndesc: Trigger: dump measured\nevents: Ir\nsummary: 123456\n")
+        "version: 1\ndesc: Trigger: dump measured json\nevents: Ir\nsummary: 123456\n")
     (tmp_path / "callgrind.out").write_text(
         "desc: Trigger: Program termination\nsummary: 5\n")
-    assert cost._read_dump(str(tmp_path), "measured") == 123456
-    assert cost._read_dump(str(tmp_path), "other") is None
+    assert cost._read_dumps(str(tmp_path)) == {"warm-up json": 999, "measured json": 123456}
 
 
 def test_cost_bad_loop_is_one_line_naming_the_choices() -> None:
@@ -67,8 +70,29 @@ def test_cost_bad_loop_is_one_line_naming_the_choices() -> None:
     assert len(lines) == 1 and "nosuchloop" in lines[0] and "asyncio" in lines[0]
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/status"),
-                    reason="bench memory reads /proc (Linux only)")
+@pytest.mark.parametrize("command", ["cost", "memory"])
+def test_bad_flag_is_named_before_a_missing_tool_or_os(command: str) -> None:
+    """Without valgrind (CI runners, macOS, Windows) or /proc, a mistyped --loop is still
+    reported as itself: the selection is checked first."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASGIBENCH_")}
+    env["PATH"] = os.path.dirname(sys.executable)  # no valgrind on it
+    done = subprocess.run(
+        [sys.executable, "-m", "asgibench", command, "--loop", "nosuchloop"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unknown loop 'nosuchloop'" in lines[0], done.stderr
+
+
+@pytest.mark.skipif(
+    not os.path.exists("/proc/self/status"),
+    reason="bench memory reads /proc, which macOS and Windows lack",
+)
 def test_memory_grows_with_held_connections(tmp_path: Path) -> None:
     out = tmp_path / "memory.json"
     done = _bench("memory", "--server", "asgibench", "--loop", "asyncio", "--proto", "h11",
@@ -80,8 +104,10 @@ def test_memory_grows_with_held_connections(tmp_path: Path) -> None:
     assert 0 < row["per_connection_kib"] < 200
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/status"),
-                    reason="bench memory reads /proc (Linux only)")
+@pytest.mark.skipif(
+    not os.path.exists("/proc/self/status"),
+    reason="bench memory reads /proc, which macOS and Windows lack",
+)
 def test_resident_size_counts_child_processes() -> None:
     child = subprocess.Popen([sys.executable, "-c",
                               "import time; x = bytearray(64 << 20); time.sleep(30)"])
@@ -95,3 +121,21 @@ def test_resident_size_counts_child_processes() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+@pytest.mark.parametrize("command", ["cost", "memory"])
+@pytest.mark.parametrize(("out", "needle"), [("counts.txt", "is not a .json file"),
+                                             ("somewhere/", "is not a .json file")])
+def test_out_is_checked_before_measuring(command: str, out: str, needle: str,
+                                         tmp_path: Path) -> None:
+    """--out FILE.json only; a mistake is one line before any server starts."""
+    done = subprocess.run([sys.executable, "-m", "asgibench", command, "--out", out],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    if command == "cost" and NO_VALGRIND:
+        pytest.skip("bench cost checks for valgrind first; valgrind is not installed")
+    if command == "memory" and not Path("/proc/self/status").is_file():
+        pytest.skip("bench memory checks for /proc first; this platform has none")
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], done.stderr
+    assert "counting" not in done.stderr and not list(tmp_path.iterdir())

@@ -42,7 +42,6 @@ def test_peer_plans() -> None:
 
 
 def test_uvicorn_plan_uses_loop_factories() -> None:
-    pytest.importorskip("uvicorn")
     items = servers.SERVERS.plugin("uvicorn").plan(["asyncio"], ["h11"], "127.0.0.1", 9)
     argv = items[0].argv  # type: ignore[union-attr]
     assert argv[argv.index("--loop") + 1] == "asgibench.harness.peerloops:loop_asyncio"

@@ -20,6 +20,8 @@ from asgibench.harness.drivers.wrk import (
 )
 from asgibench.harness.testtypes import json_serialization as jsonser
 
+NO_WRK = "wrk is not installed (apt-get or brew install wrk; there is no Windows build)"
+
 PIPELINED = """\
 Running 2s test @ http://127.0.0.1:8799/plaintext
   1 threads and 256 connections
@@ -155,7 +157,7 @@ def test_command_is_tfb_style(tmp_path) -> None:
     assert argv[-3:] == ["http://127.0.0.1:8080/plaintext", "--", "16"]
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed")
+@pytest.mark.skipif(shutil.which("wrk") is None, reason=NO_WRK)
 def test_generated_script_runs_in_wrk(tmp_path, canned_port) -> None:
     """wrk accepts the script, pipelines, checks bodies and prints the done() line."""
     path = tmp_path / "s.lua"
@@ -171,7 +173,7 @@ def test_generated_script_runs_in_wrk(tmp_path, canned_port) -> None:
     assert 0 < result.latency_ms["p50"] <= result.latency_ms["p99"] <= result.latency_ms["max"]
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed")
+@pytest.mark.skipif(shutil.which("wrk") is None, reason=NO_WRK)
 def test_wrk_counts_wrong_bodies(canned_port) -> None:
     """/plaintext's body checked against json's rules: every response is wrong."""
     spec = LoadSpec("127.0.0.1", canned_port, "/plaintext", 2, 0.5, test="json")

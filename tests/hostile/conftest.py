@@ -49,7 +49,10 @@ __all__ = [
 APPS_SOURCE = (Path(__file__).parent / "apps.py").read_text()
 MB = 1024 * 1024
 
-NEEDS_PROC = pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
+NEEDS_PROC = pytest.mark.skipif(
+    not os.path.exists("/proc/self/status"),
+    reason="reads memory, descriptors and CPU time from /proc, which macOS and Windows lack",
+)
 
 
 @pytest.fixture(params=COMBOS)

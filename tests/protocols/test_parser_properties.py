@@ -604,7 +604,5 @@ def test_what_the_fuzz_found_split_anywhere(name, case):
     strict=True,
 )
 def test_httptools_refuses_a_tab_after_chunked():
-    if "httptools" not in protocols.available():
-        pytest.skip("httptools is not installed")
     raw = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\t\r\n\r\n1\r\nx\r\n0\r\n\r\n"
     assert run("httptools", [raw])[-2:] == [("body", b"x"), ("end",)]

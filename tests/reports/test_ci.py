@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from asgibench.reports import load
 
@@ -19,7 +20,6 @@ def test_workflow_runs_three_oses_and_posts_the_comparison() -> None:
     for needle in ("ubuntu-latest", "windows-latest", "macos-latest", "bench run",
                    "bench compare", "--normalise", "GITHUB_STEP_SUMMARY", "--quick"):
         assert needle in text, needle
-    yaml = pytest.importorskip("yaml")
     data = yaml.safe_load(text)
     job = data["jobs"]["bench"]
     assert job["strategy"]["matrix"]["os"] == ["ubuntu-latest", "windows-latest",
