@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,15 @@ def read_cost(path: str) -> dict[str, Any] | None:
             document = json.load(handle)
     except (OSError, ValueError):
         return None  # the results reader reports what is wrong with it
-    return document if isinstance(document, dict) and document.get("kind") == COST_KIND \
-        else None
+    return document if isinstance(document, dict) and document.get("kind") == COST_KIND else None
+
+
+def _server_colours(servers: list[str]) -> dict[str, str]:
+    """The usual colours for asgibench, uvicorn and the canned floor; the palette's next
+    unused colour for each other server (six of them before a colour repeats; each bar's
+    label names its server anyway)."""
+    spare = itertools.cycle([c for c in charts.PALETTE if c not in _SERVER_COLOURS.values()])
+    return {s: _SERVER_COLOURS.get(s) or next(spare) for s in servers}
 
 
 def cost_chart(document: dict[str, Any]) -> Any:
@@ -30,6 +38,7 @@ def cost_chart(document: dict[str, Any]) -> Any:
     if not rows:
         raise BenchError("the cost file has no counted rows to chart")
     cases = list(dict.fromkeys((row["loop"], row["test"], row["pipeline"]) for row in rows))
+    palette = _server_colours(list(dict.fromkeys(row["server"] for row in rows)))
     labels: list[str] = []
     values: list[float] = []
     colours: list[str] = []
@@ -40,34 +49,35 @@ def cost_chart(document: dict[str, Any]) -> Any:
             parser = "" if row["server"] == "canned" else f"/{row['parser']}"
             labels.append(f"{row['server']} · {loop}{parser} · {test}")
             values.append(row["per_request"] / 1000)
-            colours.append(_SERVER_COLOURS.get(row["server"], "#55A868"))
-    fig = charts._figure(0.32 * len(labels) + 1.6)
+            colours.append(palette[row["server"]])
+    fig = charts._figure(1.0)
     ax = fig.add_subplot()
     positions = list(range(len(labels)))[::-1]
     ax.barh(positions, values, color=colours, height=0.7)
     ax.set_yticks(positions, labels)
+    # half a bar of margin (the default 5% grows with the number of bars)
+    ax.set_ylim(-0.7, len(labels) - 0.3)
     for y, value in zip(positions, values, strict=True):
         ax.text(value, y, f" {value:,.1f}k", va="center", fontsize=8)
     ax.set_xlim(0, max(values) * 1.15)
-    ax.set_xlabel("thousand CPU instructions per request (callgrind, user space), "
-                  "lower is better")
+    ax.set_xlabel("thousand CPU instructions per request (callgrind, user space), lower is better")
     pipeline = {row["pipeline"] for row in rows}
-    ax.set_title("instructions per request" +
-                 (f", pipelined x{pipeline.pop()}" if pipeline != {1} and len(pipeline) == 1
-                  else ""))
+    title = "instructions per request" + (
+        f", pipelined x{pipeline.pop()}" if pipeline != {1} and len(pipeline) == 1 else ""
+    )
     ax.grid(axis="y", visible=False)
     servers = document.get("servers") or {}
-    note = (f"Python {document.get('python', '?')} · "
-            + " · ".join(f"{name} {servers.get(name)}" for name in ("asgibench", "uvicorn")
-                         if servers.get(name))
-            + f" · {document.get('created', '')[:10]} · canned = no parser, no ASGI (floor)")
-    fig.text(0.01, 0.012, note, fontsize=7, color="0.35", va="bottom", ha="left")
-    fig.tight_layout(rect=(0, 0.3 / fig.get_size_inches()[1], 1, 1))
-    return fig
+    note = (
+        f"Python {document.get('python', '?')} · "
+        + " · ".join(
+            f"{name} {servers.get(name)}" for name in ("asgibench", "uvicorn") if servers.get(name)
+        )
+        + f" · {document.get('created', '')[:10]} · canned = no parser, no ASGI (floor)"
+    )
+    return charts._finish(fig, title, note, 0.9 + 0.3 * max(len(labels), 2))
 
 
-def write(document: dict[str, Any], stem: str, directory: str | Path,
-          form: str) -> Path:
+def write(document: dict[str, Any], stem: str, directory: str | Path, form: str) -> Path:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{charts.slug(stem)}.{form}"

@@ -1,8 +1,14 @@
-"""Number formatting shared by the Markdown, HTML and text renderers."""
+"""Number formatting, and the caveats, shared by the Markdown, HTML and text renderers."""
 
 from __future__ import annotations
 
 _BLOCKS = " ▏▎▍▌▋▊▉█"
+
+
+#: Said wherever a one-repeat run's figures are shown (terminal, HTML, Markdown): they
+#: look as firm as any others.
+ONE_REPEAT = ("one repeat per level: no spread (± is -), so close calls cannot be told from "
+              "noise; identical runs on a busy machine have differed by 5x (use --repeat 3)")
 
 
 def rps(value: float | None) -> str:

@@ -1,9 +1,15 @@
 """``bench report --format html``: one self-contained HTML file.
 
 Inline CSS, no script needed (the tabs are CSS radio buttons), charts embedded as inline
-SVG: it opens from disk in any browser with no network. Tabs: one per test type (ranking
-table with bars of % of best, the entries not ranked and why, charts, loop x parser
-matrices), the composite, and the runs' environment.
+SVG: it opens from disk in any browser with no network.
+
+The first screen is the ranking: a header of at most four lines (what was ranked, the
+environment in one line or how many environments, and one line naming the warnings),
+then the tabs: one per test type (per group of pooled runs: the ranking table with bars
+of % of best and the entries not ranked and why; then charts and loop x parser
+matrices), the composite, the warnings (each once, with the runs that raised it) and the
+environment (each group's described once, with its runs). However many files are given,
+the header does not grow: what grows is in the tabs, below or beside the rankings.
 
 Every number cell carries its raw value in ``data-value`` so tools (and the tests) can
 check the rendered tables against the results JSON.
@@ -16,7 +22,14 @@ from html import escape
 from typing import Any
 
 from asgibench.reports import fmt
-from asgibench.reports.model import REFERENCE_LOOP, Matrix, RankRow, Report
+from asgibench.reports.model import (
+    MEMBER_COLUMNS,
+    REFERENCE_LOOP,
+    Group,
+    Matrix,
+    RankRow,
+    Report,
+)
 
 _CSS = """
 :root { --fg:#1d2330; --muted:#5b6475; --line:#d9dde5; --bg:#ffffff; --panel:#f6f7f9;
@@ -32,6 +45,9 @@ h3 { font-size: 15px; margin: 18px 0 6px; }
 .warnings { background: var(--warnbg); border: 1px solid #f0d9a8; border-radius: 6px;
             padding: 8px 14px; margin: 12px 0; color: var(--warn); }
 .warnings ul { margin: 0; padding-left: 18px; }
+.warnline { color: var(--warn); margin: 4px 0; }
+.warnline label { font-weight: 600; text-decoration: underline; cursor: pointer; }
+h3.group { border-left: 4px solid var(--accent); padding-left: 8px; }
 table { border-collapse: collapse; margin: 6px 0 10px; font-variant-numeric: tabular-nums; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 9px; text-align: left;
          vertical-align: middle; }
@@ -85,8 +101,9 @@ def _prefix_ids(svg: str, prefix: str) -> str:
     """Make an inline SVG's ids unique within the page (several charts share names)."""
     svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', svg)
     svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}{m.group(1)})", svg)
-    return re.sub(r'(xlink:href|href)="#([^"]+)"',
-                  lambda m: f'{m.group(1)}="#{prefix}{m.group(2)}"', svg)
+    return re.sub(
+        r'(xlink:href|href)="#([^"]+)"', lambda m: f'{m.group(1)}="#{prefix}{m.group(2)}"', svg
+    )
 
 
 class _Charts:
@@ -97,20 +114,31 @@ class _Charts:
 
         self.report = report
         self.enabled = enabled and charts.available()
-        self.reason = "" if self.enabled else (
-            "charts omitted (--no-charts)" if not enabled else
-            "charts omitted: matplotlib is not installed (pip install 'asgibench[charts]')")
+        self.reason = (
+            ""
+            if self.enabled
+            else (
+                "charts omitted (--no-charts)"
+                if not enabled
+                else "charts omitted: matplotlib is not installed (pip install 'asgibench[charts]')"
+            )
+        )
         self.count = 0
 
-    def figure(self, kind: str, *args: Any) -> str:
+    def figure(self, kind: str, report: Report, *args: Any) -> str:
+        """One chart of ``report`` (the whole report, or one group's section of it)."""
         if not self.enabled:
             return ""
         from asgibench.reports import charts
 
         with charts.style(inline=True):
-            make = {"ranking": charts.ranking_chart, "concurrency": charts.concurrency_chart,
-                    "latency": charts.latency_chart, "matrix": charts.matrix_chart}[kind]
-            fig = make(self.report, *args)
+            make = {
+                "ranking": charts.ranking_chart,
+                "concurrency": charts.concurrency_chart,
+                "latency": charts.latency_chart,
+                "matrix": charts.matrix_chart,
+            }[kind]
+            fig = make(report, *args)
             svg = charts.inline_svg(fig)
         self.count += 1
         return f"<figure>{_prefix_ids(svg, f'c{self.count}-')}</figure>"
@@ -119,42 +147,84 @@ class _Charts:
 def _row_flags(row: RankRow) -> str:
     out = []
     if row.client_bound:
-        out.append('<span class="flag cb" title="within reach of the driver\'s ceiling: '
-                   'the driver, not the server, sets this figure">client-bound</span>')
+        out.append(
+            '<span class="flag cb" title="within reach of the driver\'s ceiling: '
+            'the driver, not the server, sets this figure">client-bound</span>'
+        )
     if row.tied_with_next:
-        out.append('<span class="flag" title="its min..max range overlaps the next row\'s">'
-                   "≈ next</span>")
+        out.append(
+            '<span class="flag" title="its min..max range overlaps the next row\'s">≈ next</span>'
+        )
     return "".join(out)
 
 
-def ranking_table(report: Report, test: str) -> str:
-    multi = report.multi_run
-    heads = [("rank", "num"), *([("run", "")] if multi else []), ("server", ""),
-             ("loop", ""), ("parser", ""), ("req/s", "num"), ("±", "num"),
-             ("% of best", "num"), ("", ""), ("p50", "num"), ("p99", "num"),
-             ("errors", "num"), ("c", "num"), ("flags", "")]
-    out = [f'<table class="ranking" data-test="{_e(test)}"><thead><tr>']
+def _repeats_text(report: Report, row: RankRow) -> str:
+    """``3 in 3 runs``; ``2 in 2 of 3 runs`` when some runs did not measure it."""
+    group = report.group_of(row.run)
+    runs = report.runs_of(row)
+    whole = len(group.runs)
+    of = f"{runs} of {whole} runs" if runs != whole else f"{runs} run{'s' if runs != 1 else ''}"
+    return f"{row.repeats} in {of}"
+
+
+def ranking_table(report: Report, test: str, group: Group | None = None) -> str:
+    """The ranking of ``test`` in ``group`` (the only group when None)."""
+    group = group or report.groups[0]
+    rows = [row for row in report.rankings.get(test, []) if row.run == group.label]
+    pooled = report.pooled
+    heads = [
+        ("rank", "num"),
+        ("server", ""),
+        ("loop", ""),
+        ("parser", ""),
+        ("req/s", "num"),
+        ("±", "num"),
+        *([("repeats", "num")] if pooled else []),
+        ("% of best", "num"),
+        ("", ""),
+        ("p50", "num"),
+        ("p99", "num"),
+        ("errors", "num"),
+        ("c", "num"),
+        ("flags", ""),
+    ]
+    out = [
+        f'<table class="ranking" data-test="{_e(test)}" data-group="{_e(group.label)}"><thead><tr>'
+    ]
     out += [f'<th class="{cls}">{_e(name)}</th>' for name, cls in heads]
     out.append("</tr></thead><tbody>")
-    for row in report.rankings.get(test, []):
+    for row in rows:
         cls = ' class="client-bound"' if row.client_bound else ""
-        out.append(f'<tr{cls} data-run="{_e(row.run)}" data-server="{_e(row.server)}" '
-                   f'data-loop="{_e(row.loop)}" data-parser="{_e(row.parser)}">')
+        out.append(
+            f'<tr{cls} data-run="{_e(row.run)}" data-server="{_e(row.server)}" '
+            f'data-loop="{_e(row.loop)}" data-parser="{_e(row.parser)}">'
+        )
         out.append(_num_td(str(row.rank), row.rank, "num rank"))
-        if multi:
-            out.append(f'<td class="run">{_e(row.run)}</td>')
-        out += [f'<td class="server">{_e(row.server)}</td>',
-                f'<td class="loop">{_e(row.loop)}</td>',
-                f'<td class="parser">{_e(row.parser)}</td>']
-        out.append(_num_td(fmt.rps(row.requests_per_s), round(row.requests_per_s, 3),
-                           "num rps"))
-        out.append(_num_td(fmt.spread(row.spread_pct, row.repeats),
-                           round(row.spread_pct, 2) if row.repeats > 1 else None,
-                           "num spread"))
+        out += [
+            f'<td class="server">{_e(row.server)}</td>',
+            f'<td class="loop">{_e(row.loop)}</td>',
+            f'<td class="parser">{_e(row.parser)}</td>',
+        ]
+        out.append(_num_td(fmt.rps(row.requests_per_s), round(row.requests_per_s, 3), "num rps"))
+        out.append(
+            _num_td(
+                fmt.spread(row.spread_pct, row.repeats),
+                round(row.spread_pct, 2) if row.repeats > 1 else None,
+                "num spread",
+            )
+        )
+        if pooled:
+            out.append(
+                f'<td class="num repeats" data-value="{row.repeats}" '
+                f'data-runs="{report.runs_of(row)}">{_e(_repeats_text(report, row))}'
+                "</td>"
+            )
         out.append(_num_td(fmt.pct(row.pct_of_best), round(row.pct_of_best, 2), "num pct"))
         width = max(min(row.pct_of_best, 100.0), 0.0)
-        out.append(f'<td class="bar"><div class="barbg"><div class="barfill" '
-                   f'style="width:{width:.1f}%"></div></div></td>')
+        out.append(
+            f'<td class="bar"><div class="barbg"><div class="barfill" '
+            f'style="width:{width:.1f}%"></div></div></td>'
+        )
         out.append(_num_td(fmt.ms(row.p50_ms), row.p50_ms, "num p50"))
         out.append(_num_td(fmt.ms(row.p99_ms), row.p99_ms, "num p99"))
         out.append(_num_td(str(row.errors), row.errors, "num errors"))
@@ -164,17 +234,18 @@ def ranking_table(report: Report, test: str) -> str:
     return "".join(out)
 
 
-def _excluded(report: Report, test: str) -> str:
-    items = report.excluded.get(test, [])
+def _excluded(report: Report, test: str, group: Group) -> str:
+    items = [x for x in report.excluded.get(test, []) if x.run == group.label]
     if not items:
         return ""
-    out = ['<h3>Not ranked</h3><ul class="excluded">']
+    out = ['<h4>Not ranked</h4><ul class="excluded">']
     for item in items:
-        run = f"[{_e(item.run)}] " if report.multi_run else ""
-        out.append(f'<li data-server="{_e(item.server)}" data-loop="{_e(item.loop)}" '
-                   f'data-parser="{_e(item.parser)}">{run}{_e(item.server)} '
-                   f'{_e(item.loop)}/{_e(item.parser)} — <span class="kind">{_e(item.kind)}'
-                   f"</span>: {_e(item.reason)}")
+        out.append(
+            f'<li data-server="{_e(item.server)}" data-loop="{_e(item.loop)}" '
+            f'data-parser="{_e(item.parser)}">{_e(item.server)} '
+            f'{_e(item.loop)}/{_e(item.parser)} — <span class="kind">{_e(item.kind)}'
+            f"</span>: {_e(item.reason)}"
+        )
         if item.output:
             tail = "\n".join(item.output.splitlines()[-8:])
             out.append(f"<pre>{_e(tail)}</pre>")
@@ -184,13 +255,15 @@ def _excluded(report: Report, test: str) -> str:
 
 
 def matrix_table(report: Report, matrix: Matrix) -> str:
-    out = [f'<table class="matrix" data-test="{_e(matrix.test)}" '
-           f'data-server="{_e(matrix.server)}" data-run="{_e(matrix.run)}"><thead><tr>'
-           '<th>loop \\ parser</th>']
+    out = [
+        f'<table class="matrix" data-test="{_e(matrix.test)}" '
+        f'data-server="{_e(matrix.server)}" data-run="{_e(matrix.run)}"><thead><tr>'
+        "<th>loop \\ parser</th>"
+    ]
     out += [f'<th class="num">{_e(p)}</th>' for p in matrix.parsers]
     out.append("</tr></thead><tbody>")
     for loop in matrix.loops:
-        out.append(f'<tr><th>{_e(loop)}</th>')
+        out.append(f"<tr><th>{_e(loop)}</th>")
         for parser in matrix.parsers:
             c = matrix.cells[(loop, parser)]
             if c.rps is None:
@@ -201,8 +274,10 @@ def matrix_table(report: Report, matrix: Matrix) -> str:
                 gain = f'<span class="gain">{_e(fmt.signed_pct(c.gain_pct, 0))}</span>'
             cls = "num best" if c.best_in_column else "num"
             bound = " ⚠" if c.client_bound else ""
-            out.append(f'<td class="{cls}" data-value="{round(c.rps, 3)}">'
-                       f"{_e(fmt.rps(c.rps))}{gain}{bound}</td>")
+            out.append(
+                f'<td class="{cls}" data-value="{round(c.rps, 3)}">'
+                f"{_e(fmt.rps(c.rps))}{gain}{bound}</td>"
+            )
         out.append("</tr>")
     out.append("</tbody></table>")
     if matrix.summary:
@@ -218,32 +293,101 @@ def _load_text(report: Report, test: str) -> str:
     return text
 
 
+def _group_head(report: Report, group: Group) -> str:
+    """Above a group's table: which runs (and, with several groups, which environment)."""
+    if report.multi_run:
+        return (
+            f'<h3 class="group" data-group="{_e(group.label)}">{_e(group.title())}</h3>'
+            f'<p class="sub">{_e(group.machine)} · {_e(group.settings_line)}</p>'
+        )
+    if group.pooled:
+        return (
+            f'<p class="sub">{_e(group.pooled_text())}: each figure is the median over '
+            "the repeats of every run; <em>repeats</em> says how many runs measured it."
+            "</p>"
+        )
+    return ""
+
+
 def _test_panel(report: Report, test: str, figs: _Charts) -> str:
-    out = [f"<h2>{_e(test)}</h2>", f'<p class="sub">{_e(_load_text(report, test))}. Ranked by '
-           "TechEmpower's rule: requests/s at the best level (median over repeats, ± half "
-           "the min..max range); errors: socket errors, non-2xx and wrong bodies.</p>"]
-    if report.rankings.get(test):
-        out.append(ranking_table(report, test))
-    else:
-        out.append('<p class="note">No configuration was ranked.</p>')
-    out.append(_excluded(report, test))
+    out = [
+        f"<h2>{_e(test)}</h2>",
+        f'<p class="sub">{_e(_load_text(report, test))}. Ranked by '
+        "TechEmpower's rule: requests/s at the best level (median over repeats, ± half "
+        "the min..max range); errors: socket errors, non-2xx and wrong bodies.</p>",
+    ]
+    groups = [g for g in report.groups if test in g.levels]
+    # Every group's ranking first, charts and matrices after: the rankings are what a
+    # reader came for, and with several groups the charts would push them apart.
+    for group in groups:
+        out.append(_group_head(report, group))
+        if any(row.run == group.label for row in report.rankings.get(test, [])):
+            out.append(ranking_table(report, test, group))
+        else:
+            out.append('<p class="note">No configuration was ranked.</p>')
+        out.append(_excluded(report, test, group))
+    absent = [g.label for g in report.groups if test not in g.levels]
+    if absent:
+        out.append(f'<p class="note">Not measured in {_e(", ".join(absent))}.</p>')
     if figs.enabled and report.rankings.get(test):
-        out.append('<h3>Charts</h3><div class="charts">')
-        out.append(figs.figure("ranking", test))
-        out.append(figs.figure("concurrency", test))
-        out.append(figs.figure("latency", test))
-        out.append("</div>")
+        out.append("<h3>Charts</h3>")
+        for group in groups:
+            section = report.section(group)
+            if not section.rankings.get(test):
+                continue
+            if report.multi_run:
+                out.append(f"<h4>{_e(group.title())}</h4>")
+            out.append('<div class="charts">')
+            out.append(figs.figure("ranking", section, test))
+            out.append(figs.figure("concurrency", section, test))
+            out.append(figs.figure("latency", section, test))
+            out.append("</div>")
     matrices = [m for m in report.matrices if m.test == test]
     if matrices:
-        out.append("<h3>Loop x parser</h3><p class=\"sub\">requests/s; bold: the best loop "
-                   f"for that parser; grey: gain over {REFERENCE_LOOP} with the same parser"
-                   "</p>")
+        out.append(
+            '<h3>Loop x parser</h3><p class="sub">requests/s; bold: the best loop '
+            f"for that parser; grey: gain over {REFERENCE_LOOP} with the same parser"
+            "</p>"
+        )
         for matrix in matrices:
-            run = f" [{_e(matrix.run)}]" if report.multi_run else ""
-            out.append(f"<h4>{_e(matrix.server)}{run}</h4>")
+            group = f"{matrix.run} · " if report.multi_run else ""
+            out.append(f"<h4>{_e(group)}{_e(matrix.server)}</h4>")
             out.append(matrix_table(report, matrix))
             if figs.enabled:
-                out.append('<div class="charts">' + figs.figure("matrix", matrix) + "</div>")
+                section = report.section(report.group_of(matrix.run))
+                out.append(
+                    '<div class="charts">' + figs.figure("matrix", section, matrix) + "</div>"
+                )
+    return "".join(out)
+
+
+def _composite_table(report: Report, group: Group, tests: list[str]) -> str:
+    rows = [row for row in report.composite if row.run == group.label]
+    out = [
+        '<table class="composite" data-group="' + _e(group.label) + '"><thead><tr>'
+        '<th class="num">rank</th><th>server</th><th>loop</th><th>parser</th>'
+        '<th class="num">score</th>'
+        + "".join(f'<th class="num">{_e(t)}</th>' for t in tests)
+        + "<th></th></tr></thead><tbody>"
+    ]
+    best = rows[0].score or 1.0
+    for row in rows:
+        out.append(
+            f'<tr data-server="{_e(row.server)}" data-loop="{_e(row.loop)}" '
+            f'data-parser="{_e(row.parser)}" data-run="{_e(row.run)}">'
+        )
+        out.append(_num_td(str(row.rank), row.rank))
+        out.append(f"<td>{_e(row.server)}</td><td>{_e(row.loop)}</td><td>{_e(row.parser)}</td>")
+        out.append(_num_td(f"{row.score:.3f}", round(row.score, 4), "num score"))
+        for test in tests:
+            part = row.parts.get(test, 0.0)
+            out.append(_num_td(f"{part:.3f}", round(part, 4)))
+        width = max(min(row.score / best * 100, 100.0), 0.0)
+        out.append(
+            f'<td><div class="barbg"><div class="barfill" style="width:{width:.1f}%">'
+            "</div></div></td></tr>"
+        )
+    out.append("</tbody></table>")
     return "".join(out)
 
 
@@ -254,72 +398,105 @@ def _composite_panel(report: Report) -> str:
     if not report.composite:
         out.append('<p class="note">A composite needs two or more ranked test types.</p>')
         return "".join(out)
-    out.append(f'<p class="sub">Each test type\'s figure divided by that type\'s best, times '
-               f"its weight ({_e(weights)}; TechEmpower's weights), summed; only "
-               "configurations that have every type.</p>")
-    multi = report.multi_run
-    out.append('<table class="composite"><thead><tr><th class="num">rank</th>'
-               + ("<th>run</th>" if multi else "")
-               + "<th>server</th><th>loop</th><th>parser</th><th class=\"num\">score</th>"
-               + "".join(f'<th class="num">{_e(t)}</th>' for t in tests)
-               + "<th></th></tr></thead><tbody>")
-    best = report.composite[0].score or 1.0
-    for row in report.composite:
-        out.append(f'<tr data-server="{_e(row.server)}" data-loop="{_e(row.loop)}" '
-                   f'data-parser="{_e(row.parser)}" data-run="{_e(row.run)}">')
-        out.append(_num_td(str(row.rank), row.rank))
-        if multi:
-            out.append(f"<td>{_e(row.run)}</td>")
-        out.append(f"<td>{_e(row.server)}</td><td>{_e(row.loop)}</td>"
-                   f"<td>{_e(row.parser)}</td>")
-        out.append(_num_td(f"{row.score:.3f}", round(row.score, 4), "num score"))
-        for test in tests:
-            part = row.parts.get(test, 0.0)
-            out.append(_num_td(f"{part:.3f}", round(part, 4)))
-        width = max(min(row.score / best * 100, 100.0), 0.0)
-        out.append(f'<td><div class="barbg"><div class="barfill" style="width:{width:.1f}%">'
-                   "</div></div></td></tr>")
-    out.append("</tbody></table>")
+    out.append(
+        f"<p class=\"sub\">Each test type's figure divided by that type's best, times "
+        f"its weight ({_e(weights)}; TechEmpower's weights), summed; only "
+        "configurations that have every type.</p>"
+    )
+    for group in report.groups:
+        if not any(row.run == group.label for row in report.composite):
+            continue
+        if report.multi_run:
+            out.append(_group_head(report, group))
+        out.append(_composite_table(report, group, tests))
+    return "".join(out)
+
+
+def _warnings_panel(report: Report) -> str:
+    out = [
+        "<h2>Warnings</h2>",
+        '<p class="sub">Each once, with the runs that raised it.</p>',
+        '<div class="warnings"><ul>',
+    ]
+    out += [f"<li>⚠ {_e(line)}</li>" for line in report.flags]
+    out.append("</ul></div>")
     return "".join(out)
 
 
 def _runs_panel(report: Report) -> str:
-    out = ["<h2>Runs: environment and settings</h2>"]
-    for run in report.runs:
-        out.append(f"<h3>{_e(run.label or run.path)}</h3><dl class=\"facts\">")
-        out += [f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in run.facts]
+    out = ["<h2>Environment and settings</h2>"]
+    if report.multi_run:
+        out.append(
+            f'<p class="sub">{len(report.groups)} environments, each ranked on its '
+            f"own: they differ in {_e(', '.join(report.differences))}.</p>"
+        )
+    for group in report.groups:
+        if report.multi_run or group.pooled:
+            out.append(f'<h3 class="group" data-group="{_e(group.label)}">{_e(group.title())}</h3>')
+        out.append('<dl class="facts">')
+        out += [f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in group.facts]
         out.append("</dl>")
-        if run.flags:
-            out.append('<ul class="note">' + "".join(f"<li>{_e(f)}</li>" for f in run.flags)
-                       + "</ul>")
+        if group.pooled:
+            out.append(
+                '<table class="members"><thead><tr>'
+                + "".join(f"<th>{_e(c)}</th>" for c in MEMBER_COLUMNS)
+                + "</tr></thead><tbody>"
+            )
+            out += [
+                "<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>"
+                for row in group.members
+            ]
+            out.append("</tbody></table>")
+    twice = [run for run in report.runs if run.duplicate_of]
+    if twice:
+        out.append(
+            '<p class="note">Given twice, counted once: '
+            + _e(", ".join(f"{r.label} (= {r.duplicate_of})" for r in twice))
+            + "</p>"
+        )
     if report.unsupported:
         out.append("<h3>Unsupported (listed, not run)</h3><ul>")
         for item in report.unsupported:
-            run_ = f"[{_e(item.run)}] " if report.multi_run else ""
-            out.append(f"<li>{run_}{_e(item.server)} {_e(', '.join(item.combos))}: "
-                       f"{_e(item.reason)}</li>")
+            out.append(
+                f"<li>{_e(item.server)} {_e(', '.join(item.combos))}: {_e(item.reason)}</li>"
+            )
         out.append("</ul>")
     return "".join(out)
 
 
 def _header(report: Report) -> str:
-    configs = {(r.run, r.server, r.loop, r.parser) for rows in report.rankings.values()
-               for r in rows}
-    created = ", ".join(sorted({run.created for run in report.runs}))
-    out = ["<header><h1>asgibench results</h1>",
-           f'<p class="sub">{len(configs)} configuration{"s" if len(configs) != 1 else ""} '
-           f"ranked · test types: {_e(', '.join(report.tests))} · {_e(created)}</p>"]
-    for run in report.runs:
-        prefix = f"{run.label}: " if report.multi_run else ""
-        out.append(f'<p class="sub">{_e(prefix + run.machine)}<br>'
-                   f"{_e(run.settings_line)}</p>")
-    flags = list(report.flags)
-    for run in report.runs:
-        prefix = f"[{run.label}] " if report.multi_run else ""
-        flags += [prefix + f for f in run.flags]
-    if flags:
-        out.append('<div class="warnings"><ul>' + "".join(f"<li>⚠ {_e(f)}</li>" for f in flags)
-                   + "</ul></div>")
+    """At most four lines, whatever the number of files: the rankings start right below."""
+    configs = {
+        (r.run, r.server, r.loop, r.parser) for rows in report.rankings.values() for r in rows
+    }
+    days = sorted({run.created[:10] for run in report.runs if run.created})
+    when = days[0] if len(days) == 1 else f"{days[0]} … {days[-1]}" if days else ""
+    out = [
+        "<header><h1>asgibench results</h1>",
+        f'<p class="sub">{len(configs)} configuration{"s" if len(configs) != 1 else ""} '
+        f"ranked · test types: {_e(', '.join(report.tests))} · {_e(when)}</p>",
+    ]
+    if report.multi_run:
+        out.append(
+            f'<p class="sub">{len(report.runs)} runs in {len(report.groups)} '
+            "environments, each ranked on its own (they differ in "
+            f"{_e(', '.join(report.differences))}): see "
+            '<label for="tab-runs">environment</label>.</p>'
+        )
+    else:
+        group = report.groups[0]
+        out.append(f'<p class="sub">{_e(group.machine)}<br>{_e(group.settings_line)}</p>')
+    if report.notices:
+        total = len(report.runs)
+        kinds = []
+        for notice in report.notices:
+            count = len(notice.runs)
+            kinds.append(notice.short + (f" ({count} runs)" if 1 < count < total else ""))
+        n = len(report.notices)
+        out.append(
+            f'<p class="warnline">⚠ <label for="tab-warnings">{n} warning'
+            f"{'s' if n != 1 else ''}</label>: {_e(', '.join(kinds))}</p>"
+        )
     out.append("</header>")
     return "".join(out)
 
@@ -331,25 +508,38 @@ def render(report: Report, charts: bool = True) -> str:
     for test in report.tests:
         tabs.append((f"t-{_slug(test)}", test, _test_panel(report, test, figs)))
     tabs.append(("composite", "composite", _composite_panel(report)))
+    if report.notices:
+        tabs.append(("warnings", f"warnings ({len(report.notices)})", _warnings_panel(report)))
     tabs.append(("runs", "environment", _runs_panel(report)))
     css = [_CSS]
     for tab_id, _, _ in tabs:
-        css.append(f"#tab-{tab_id}:checked ~ #panel-{tab_id} {{ display: block; }}\n"
-                   f"#tab-{tab_id}:checked + label {{ background: var(--bg); color: var(--fg);"
-                   " border-bottom-color: var(--bg); font-weight: 600; }\n")
+        css.append(
+            f"#tab-{tab_id}:checked ~ #panel-{tab_id} {{ display: block; }}\n"
+            f"#tab-{tab_id}:checked + label {{ background: var(--bg); color: var(--fg);"
+            " border-bottom-color: var(--bg); font-weight: 600; }\n"
+        )
     body = [_header(report), '<main class="tabs">']
     for index, (tab_id, label, _) in enumerate(tabs):
         checked = " checked" if index == 0 else ""
-        body.append(f'<input type="radio" name="tab" id="tab-{tab_id}"{checked}>'
-                    f'<label for="tab-{tab_id}">{_e(label)}</label>')
+        body.append(
+            f'<input type="radio" name="tab" id="tab-{tab_id}"{checked}>'
+            f'<label for="tab-{tab_id}">{_e(label)}</label>'
+        )
     for tab_id, _, content in tabs:
         body.append(f'<section id="panel-{tab_id}" class="panel">{content}</section>')
     body.append("</main>")
     if figs.reason:
         body.append(f'<p class="note">{_e(figs.reason)}</p>')
-    body.append('<footer class="note"><p>Generated by <code>bench report</code> '
-                "(asgibench). Self-contained: no network needed.</p></footer>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            "<title>asgibench results</title><style>" + "".join(css) + "</style></head><body>"
-            + "\n".join(body) + "</body></html>\n")
+    body.append(
+        '<footer class="note"><p>Generated by <code>bench report</code> '
+        "(asgibench). Self-contained: no network needed.</p></footer>"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>asgibench results</title><style>"
+        + "".join(css)
+        + "</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )

@@ -2,6 +2,12 @@
 
 Plain tables, Unicode bars for "% of best", no images and no HTML: it reads the same in
 a terminal, on GitHub and in a CI job summary.
+
+The same structure as the HTML report: a short header (what was ranked, the environment
+in a line or how many environments, one line naming the warnings), then the rankings
+(one table per test type, per group of pooled runs), the composite, the loop x parser
+matrices, the warnings (each once, with the runs that raised it), the environment of each
+group once, and the unsupported combinations.
 """
 
 from __future__ import annotations
@@ -9,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from asgibench.reports import fmt
-from asgibench.reports.model import Matrix, RankRow, Report
+from asgibench.reports.model import MEMBER_COLUMNS, Group, Matrix, RankRow, Report
 
 BAR_WIDTH = 16
 
@@ -19,13 +25,16 @@ def cell(text: object) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[object]],
-          align: Sequence[str] | None = None) -> list[str]:
+def table(
+    header: Sequence[str], rows: Sequence[Sequence[object]], align: Sequence[str] | None = None
+) -> list[str]:
     """A Markdown table; ``align`` holds ``l``/``r``/``c`` per column."""
     align = align or ["l"] * len(header)
     marks = {"l": "---", "r": "---:", "c": ":---:"}
-    out = ["| " + " | ".join(cell(h) for h in header) + " |",
-           "|" + "|".join(marks[a] for a in align) + "|"]
+    out = [
+        "| " + " | ".join(cell(h) for h in header) + " |",
+        "|" + "|".join(marks[a] for a in align) + "|",
+    ]
     out.extend("| " + " | ".join(cell(v) for v in row) + " |" for row in rows)
     return out
 
@@ -48,19 +57,75 @@ def flags_of(row: RankRow) -> str:
     return ", ".join(flags)
 
 
-def ranking_rows(report: Report, test: str) -> tuple[list[str], list[list[object]],
-                                                      list[str]]:
-    header = ["rank", *(["run"] if report.multi_run else []), "server", "loop", "parser",
-              "req/s", "±", "% of best", "", "p50", "p99", "errors", "c", "flags"]
-    align = ["r", *(["l"] if report.multi_run else []), "l", "l", "l", "r", "r", "r", "l",
-             "r", "r", "r", "r", "l"]
+def repeats_text(report: Report, row: RankRow) -> str:
+    """``3 in 3 runs``; ``2 in 2 of 3 runs`` when some runs did not measure it."""
+    runs = report.runs_of(row)
+    whole = len(report.group_of(row.run).runs)
+    of = f"{runs} of {whole} runs" if runs != whole else f"{runs} run{'s' if runs != 1 else ''}"
+    return f"{row.repeats} in {of}"
+
+
+def ranking_rows(
+    report: Report, test: str, group: Group | None = None
+) -> tuple[list[str], list[list[object]], list[str]]:
+    """Header, rows and alignment of ``test``'s ranking in ``group`` (the only group when
+    None); a *repeats* column when runs were pooled."""
+    group = group or report.groups[0]
+    pooled = report.pooled
+    header = [
+        "rank",
+        "server",
+        "loop",
+        "parser",
+        "req/s",
+        "±",
+        *(["repeats"] if pooled else []),
+        "% of best",
+        "",
+        "p50",
+        "p99",
+        "errors",
+        "c",
+        "flags",
+    ]
+    align = [
+        "r",
+        "l",
+        "l",
+        "l",
+        "r",
+        "r",
+        *(["r"] if pooled else []),
+        "r",
+        "l",
+        "r",
+        "r",
+        "r",
+        "r",
+        "l",
+    ]
     rows: list[list[object]] = []
     for row in report.rankings.get(test, []):
-        rows.append([row.rank, *([row.run] if report.multi_run else []), row.server,
-                     row.loop, row.parser, fmt.rps(row.requests_per_s),
-                     fmt.spread(row.spread_pct, row.repeats), fmt.pct(row.pct_of_best),
-                     fmt.bar(row.pct_of_best / 100, BAR_WIDTH), fmt.ms(row.p50_ms),
-                     fmt.ms(row.p99_ms), row.errors, row.concurrency, flags_of(row)])
+        if row.run != group.label:
+            continue
+        rows.append(
+            [
+                row.rank,
+                row.server,
+                row.loop,
+                row.parser,
+                fmt.rps(row.requests_per_s),
+                fmt.spread(row.spread_pct, row.repeats),
+                *([repeats_text(report, row)] if pooled else []),
+                fmt.pct(row.pct_of_best),
+                fmt.bar(row.pct_of_best / 100, BAR_WIDTH),
+                fmt.ms(row.p50_ms),
+                fmt.ms(row.p99_ms),
+                row.errors,
+                row.concurrency,
+                flags_of(row),
+            ]
+        )
     return header, rows, align
 
 
@@ -94,70 +159,155 @@ def matrix_lines(report: Report, matrix: Matrix) -> list[str]:
     return out
 
 
-def render(report: Report) -> str:
-    out: list[str] = ["# asgibench results", ""]
-    if report.flags:
-        out += [f"> ⚠ {flag}" + ("  " if i + 1 < len(report.flags) else "")
-                for i, flag in enumerate(report.flags)]
-        out.append("")
-
-    out += ["## Environment and settings", ""]
+def group_head(report: Report, group: Group) -> list[str]:
+    """Above a group's table: which runs (and, with several groups, which environment)."""
     if report.multi_run:
-        names = [fact for fact, _ in report.runs[0].facts]
-        for run in report.runs[1:]:
-            names += [fact for fact, _ in run.facts if fact not in names]
-        rows = [[name, *(dict(run.facts).get(name, "-") for run in report.runs)]
-                for name in names]
-        out += table(["", *(run.label for run in report.runs)], rows)
+        return [f"### {group.title()}", "", f"{group.machine} · {group.settings_line}", ""]
+    if group.pooled:
+        return [
+            f"_{group.pooled_text()}: each figure is the median over the repeats of every "
+            "run; repeats says how many runs measured it._",
+            "",
+        ]
+    return []
+
+
+def header(report: Report) -> list[str]:
+    """At most four lines, whatever the number of files: the rankings start right below."""
+    configs = {
+        (r.run, r.server, r.loop, r.parser) for rows in report.rankings.values() for r in rows
+    }
+    days = sorted({run.created[:10] for run in report.runs if run.created})
+    when = days[0] if len(days) == 1 else f"{days[0]} … {days[-1]}" if days else ""
+    out = [
+        "# asgibench results",
+        "",
+        f"{len(configs)} configuration{'s' if len(configs) != 1 else ''} ranked · test "
+        f"types: {', '.join(report.tests)} · {when}  ",
+    ]
+    if report.multi_run:
+        out.append(
+            f"{len(report.runs)} runs in {len(report.groups)} environments, each "
+            f"ranked on its own (they differ in {', '.join(report.differences)}): see "
+            "[Environment and settings](#environment-and-settings)."
+        )
     else:
-        out += table(["", "value"], [list(f) for f in report.runs[0].facts])
-    if any(run.flags for run in report.runs):
-        out.append("")
-    for run in report.runs:
-        for flag in run.flags:
-            prefix = f"[{run.label}] " if report.multi_run else ""
-            out.append(f"- {prefix}{flag}")
+        group = report.groups[0]
+        out += [f"{group.machine}  ", group.settings_line]
     out.append("")
+    if report.notices:
+        total = len(report.runs)
+        kinds = []
+        for notice in report.notices:
+            count = len(notice.runs)
+            kinds.append(notice.short + (f" ({count} runs)" if 1 < count < total else ""))
+        n = len(report.notices)
+        out += [
+            f"> ⚠ **{n} warning{'s' if n != 1 else ''}**: {', '.join(kinds)} — see "
+            "[Warnings](#warnings) below the rankings.",
+            "",
+        ]
+    return out
+
+
+def environment(report: Report) -> list[str]:
+    out = ["## Environment and settings", ""]
+    if report.multi_run:
+        out += [
+            f"{len(report.groups)} environments, each ranked on its own: they differ in "
+            f"{', '.join(report.differences)}.",
+            "",
+        ]
+    for group in report.groups:
+        if report.multi_run or group.pooled:
+            out += [f"### {group.title()}", ""]
+        out += table(["", "value"], [list(fact) for fact in group.facts])
+        out.append("")
+        if group.pooled:
+            out += table(list(MEMBER_COLUMNS), group.members)
+            out.append("")
+    twice = [run for run in report.runs if run.duplicate_of]
+    if twice:
+        out += [
+            "Given twice, counted once: "
+            + ", ".join(f"{r.label} (= {r.duplicate_of})" for r in twice),
+            "",
+        ]
+    return out
+
+
+def render(report: Report) -> str:
+    out = header(report)
 
     for test in report.tests:
         out += [f"## {title(report, test)}", ""]
-        rows_ = report.rankings.get(test, [])
-        if rows_:
-            out.append("Ranked by TechEmpower's rule: requests/s at the best level (median "
-                       "over repeats, ± half the min..max range); errors count socket "
-                       "errors, non-2xx and wrong bodies; ≈ next: its range overlaps the "
-                       "next row's; client-bound: within reach of the driver's ceiling.")
-            out.append("")
-            header, rows, align = ranking_rows(report, test)
-            out += table(header, rows, align)
-        else:
-            out.append("_No configuration was ranked._")
-        excluded = report.excluded.get(test, [])
-        if excluded:
-            out += ["", "**Not ranked:**", ""]
-            for item in excluded:
-                run = f"[{item.run}] " if report.multi_run else ""
-                out.append(f"- {run}{item.server} {item.loop}/{item.parser} — {item.kind}: "
-                           f"{cell(item.reason)}")
+        out.append(
+            "Ranked by TechEmpower's rule: requests/s at the best level (median "
+            "over repeats, ± half the min..max range); errors count socket "
+            "errors, non-2xx and wrong bodies; ≈ next: its range overlaps the "
+            "next row's; client-bound: within reach of the driver's ceiling."
+        )
         out.append("")
+        for group in report.groups:
+            if test not in group.levels:
+                continue
+            out += group_head(report, group)
+            header_, rows, align = ranking_rows(report, test, group)
+            if rows:
+                out += table(header_, rows, align)
+            else:
+                out.append("_No configuration was ranked._")
+            excluded = [x for x in report.excluded.get(test, []) if x.run == group.label]
+            if excluded:
+                out += ["", "**Not ranked:**", ""]
+                for item in excluded:
+                    out.append(
+                        f"- {item.server} {item.loop}/{item.parser} — {item.kind}: "
+                        f"{cell(item.reason)}"
+                    )
+            out.append("")
+        absent = [g.label for g in report.groups if test not in g.levels]
+        if absent:
+            out += [f"_Not measured in {', '.join(absent)}._", ""]
 
     if report.composite:
-        weights = ", ".join(f"{t} {report.weights[t]:g}" for t in report.tests
-                            if t in report.weights)
-        out += ["## Composite", "",
-                f"Each test type's figure divided by that type's best, times its weight "
-                f"({weights}; TechEmpower's weights), summed; only configurations with "
-                f"every type.", ""]
+        weights = ", ".join(
+            f"{t} {report.weights[t]:g}" for t in report.tests if t in report.weights
+        )
+        out += [
+            "## Composite",
+            "",
+            f"Each test type's figure divided by that type's best, times its weight "
+            f"({weights}; TechEmpower's weights), summed; only configurations with "
+            f"every type.",
+            "",
+        ]
         tests = [t for t in report.tests if report.rankings.get(t)]
-        best = report.composite[0].score or 1.0
-        rows = [[r.rank, *([r.run] if report.multi_run else []), r.server, r.loop, r.parser,
-                 f"{r.score:.3f}", *(f"{r.parts.get(t, 0):.3f}" for t in tests),
-                 fmt.bar(r.score / best, BAR_WIDTH)] for r in report.composite]
-        out += table(["rank", *(["run"] if report.multi_run else []), "server", "loop",
-                      "parser", "score", *tests, ""], rows,
-                     ["r", *(["l"] if report.multi_run else []), "l", "l", "l", "r",
-                      *(["r"] * len(tests)), "l"])
-        out.append("")
+        for group in report.groups:
+            rows_ = [r for r in report.composite if r.run == group.label]
+            if not rows_:
+                continue
+            if report.multi_run:
+                out += group_head(report, group)
+            best = rows_[0].score or 1.0
+            rows = [
+                [
+                    r.rank,
+                    r.server,
+                    r.loop,
+                    r.parser,
+                    f"{r.score:.3f}",
+                    *(f"{r.parts.get(t, 0):.3f}" for t in tests),
+                    fmt.bar(r.score / best, BAR_WIDTH),
+                ]
+                for r in rows_
+            ]
+            out += table(
+                ["rank", "server", "loop", "parser", "score", *tests, ""],
+                rows,
+                ["r", "l", "l", "l", "r", *(["r"] * len(tests)), "l"],
+            )
+            out.append("")
 
     if report.matrices:
         out += ["## Loop x parser", ""]
@@ -165,10 +315,16 @@ def render(report: Report) -> str:
             out += matrix_lines(report, matrix)
             out.append("")
 
+    if report.notices:
+        out += ["## Warnings", ""]
+        out += [f"- ⚠ {line}" for line in report.flags]
+        out.append("")
+
+    out += environment(report)
+
     if report.unsupported:
         out += ["## Unsupported (listed, not run)", ""]
         for item in report.unsupported:
-            run = f"[{item.run}] " if report.multi_run else ""
-            out.append(f"- {run}{item.server} {', '.join(item.combos)}: {cell(item.reason)}")
+            out.append(f"- {item.server} {', '.join(item.combos)}: {cell(item.reason)}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"

@@ -21,10 +21,6 @@ from asgibench.harness import ranking
 from asgibench.harness.results import Entry, Run
 from asgibench.reports import fmt
 
-#: Said wherever a one-repeat run's figures are shown: they look as firm as any others.
-ONE_REPEAT = ("one repeat per level: no spread (± is -), so close calls cannot be told from "
-              "noise; identical runs on a busy machine have differed by 5x (use --repeat 3)")
-
 
 def render(run: Run, console: Console) -> None:
     settings = run.settings
@@ -45,7 +41,7 @@ def render(run: Run, console: Console) -> None:
     if run.interrupted:
         console.print("[yellow]interrupted: partial results[/]")
     if repeat < 2:
-        console.print(f"[yellow]{ONE_REPEAT}[/]", soft_wrap=True)
+        console.print(f"[yellow]{fmt.ONE_REPEAT}[/]", soft_wrap=True)
     for test in tests:
         rows = rankings[test]
         levels = ", ".join(str(c) for c in settings.levels.get(test, []))

@@ -43,7 +43,6 @@ def bench() -> Callable[..., Result]:
 @pytest.fixture(scope="session")
 def charted_html(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
     """(HTML report with embedded charts, its results document), rendered once."""
-    pytest.importorskip("matplotlib")
     doc = reportdocs.document()
     path = reportdocs.write(doc, tmp_path_factory.mktemp("charted") / "sample.json")
     return html.render(model.build(load.load([path])), charts=True), doc

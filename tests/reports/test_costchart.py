@@ -7,10 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("matplotlib", reason="charts need matplotlib ([charts] extra)")
-
 
 def _row(server: str, parser: str, per_request: float | None) -> dict:
     return {"server": server, "loop": "uvloop", "parser": parser, "test": "plaintext",

@@ -23,8 +23,9 @@ def test_ranking_matches_the_harness_ranking(sample_doc: dict, tmp_path: Path) -
     report = build(sample_doc, tmp_path=tmp_path)
     for test, rows in sample_doc["ranking"].items():
         ours = report.rankings[test]
-        assert [(r.server, r.loop, r.parser) for r in ours] == \
-            [(r["server"], r["loop"], r["parser"]) for r in rows]
+        assert [(r.server, r.loop, r.parser) for r in ours] == [
+            (r["server"], r["loop"], r["parser"]) for r in rows
+        ]
         for mine, theirs in zip(ours, rows, strict=True):
             assert mine.rank == theirs["rank"]
             assert mine.requests_per_s == pytest.approx(theirs["requests_per_s"], abs=1e-3)
@@ -56,8 +57,7 @@ def test_failed_and_unverified_are_listed_not_ranked(sample_doc: dict, tmp_path:
     assert all(item.tests == ["plaintext", "json"] for item in report.unsupported)
 
 
-def test_interrupted_entry_without_data_is_not_measured(sample_doc: dict,
-                                                        tmp_path: Path) -> None:
+def test_interrupted_entry_without_data_is_not_measured(sample_doc: dict, tmp_path: Path) -> None:
     doc = reportdocs.modified(sample_doc, interrupted=True)
     for level in doc["entries"][0]["levels"]:
         level["repeats"] = []
@@ -74,8 +74,9 @@ def test_composite_uses_tfb_weights(sample_doc: dict, tmp_path: Path) -> None:
     assert (top.server, top.score) == ("granian", pytest.approx(1.75))
     # rloop/h11 has plaintext only (its json failed verification): no composite score.
     assert all(r.loop != "rloop" for r in report.composite)
-    assert [r.to_dict()["score"] for r in report.composite] == \
-        [round(r["score"], 4) for r in sample_doc["composite"]]
+    assert [r.to_dict()["score"] for r in report.composite] == [
+        round(r["score"], 4) for r in sample_doc["composite"]
+    ]
 
 
 def test_weight_table_for_types_the_harness_does_not_know() -> None:
@@ -118,16 +119,24 @@ def test_delay_and_no_ceiling_are_flagged(tmp_path: Path) -> None:
     assert any("no driver ceiling" in f for f in report.flags)
 
 
-def test_merging_labels_every_row_with_its_run(sample_doc: dict, tmp_path: Path) -> None:
+def test_runs_from_different_machines_are_ranked_apart(sample_doc: dict, tmp_path: Path) -> None:
     other = reportdocs.document(scale=2.0, machine="Apple M2", cores=8)
     report = build(sample_doc, other, tmp_path=tmp_path)
     assert report.multi_run
+    assert [(g.label, g.runs) for g in report.groups] == [("A", ["run0"]), ("B", ["run1"])]
+    assert "CPU" in report.differences
     rows = report.rankings["json"]
-    assert {r.run for r in rows} == {"run0", "run1"}
+    assert {r.run for r in rows} == {"A", "B"}
     assert len(rows) == 10
-    assert rows[0].run == "run1" and rows[0].server == "granian"
-    assert any("different machines" in f for f in report.flags)
-    assert {m.run for m in report.matrices} == {"run0", "run1"}
+    # Each machine is ranked on its own: both have a rank 1 at 100%, never one
+    # machine's rows below the other's.
+    for label in ("A", "B"):
+        mine = [r for r in rows if r.run == label]
+        assert [r.rank for r in mine] == [1, 2, 3, 4, 5]
+        assert mine[0].server == "granian" and mine[0].pct_of_best == pytest.approx(100)
+    assert {m.run for m in report.matrices} == {"A", "B"}
+    assert {r.run for r in report.composite if r.rank == 1} == {"A", "B"}
+    assert [run.group for run in report.runs] == ["A", "B"]
 
 
 def test_same_file_twice_gets_distinct_labels(sample_path: Path) -> None:

@@ -23,14 +23,21 @@ def report(sample_path: Path) -> model.Report:
 
 def test_markdown_has_every_section(report: model.Report, sample_doc: dict) -> None:
     text = markdown.render(report)
-    for heading in ("# asgibench results", "## Environment and settings",
-                    "## plaintext · concurrency 256 · pipelined x16",
-                    "## json · concurrency 16, 64", "## Composite", "## Loop x parser",
-                    "## Unsupported (listed, not run)"):
+    for heading in (
+        "# asgibench results",
+        "## Environment and settings",
+        "## plaintext · concurrency 256 · pipelined x16",
+        "## json · concurrency 16, 64",
+        "## Composite",
+        "## Loop x parser",
+        "## Unsupported (listed, not run)",
+    ):
         assert heading in text, heading
     for row in sample_doc["ranking"]["json"]:
-        assert f"| {row['rank']} | {row['server']} | {row['loop']} | {row['parser']} | " \
-               f"{row['requests_per_s']:,.0f} |" in text
+        assert (
+            f"| {row['rank']} | {row['server']} | {row['loop']} | {row['parser']} | "
+            f"{row['requests_per_s']:,.0f} |" in text
+        )
     assert "rloop/h11 — unverified: verification failed" in text
     assert "rloop/httptools — failed: server failed to start" in text
     assert "plaintext 0.75, json 1" in text
@@ -41,12 +48,18 @@ def test_markdown_has_every_section(report: model.Report, sample_doc: dict) -> N
         assert len(widths) == 1, block
 
 
-def test_markdown_merged_runs_have_a_run_column(sample_path: Path, tmp_path: Path) -> None:
+def test_markdown_pools_runs_of_one_machine(sample_path: Path, tmp_path: Path) -> None:
     other = reportdocs.write(reportdocs.document(scale=1.2), tmp_path / "other.json")
     text = markdown.render(model.build(load.load([sample_path, other])))
-    assert "| rank | run | server |" in text
-    assert "| 1 | other | granian |" in text
-    assert "|  | sample | other |" in text  # environment side by side
+    # One row per configuration, its repeats counted over both runs; no run column.
+    assert "| rank | server | loop | parser | req/s | ± | repeats |" in text
+    assert "| 1 | granian | asyncio | rust | " in text and "| 6 in 2 runs |" in text
+    assert "| run |" not in text.split("## Environment")[0]
+    assert "Pooled from 2 runs (sample, other)" in text
+    # The environment once, then the runs it pools.
+    env = text.split("## Environment and settings")[1]
+    assert env.count("| machine |") == 1
+    assert "| run | file | created | commit | repeats |" in env
 
 
 def test_json_report(report: model.Report) -> None:
@@ -60,8 +73,9 @@ def test_json_report(report: model.Report) -> None:
     assert data["matrices"] and data["runs"][0]["facts"]["driver"].startswith("wrk")
 
 
-def test_html_is_self_contained_and_holds_the_numbers(report: model.Report,
-                                                      sample_doc: dict) -> None:
+def test_html_is_self_contained_and_holds_the_numbers(
+    report: model.Report, sample_doc: dict
+) -> None:
     page = html.render(report, charts=False)
     assert page.startswith("<!DOCTYPE html>")
     assert "<script" not in page and "@import" not in page and "url(http" not in page
@@ -83,8 +97,9 @@ def test_html_embeds_charts_as_inline_svg(charted_html: tuple[str, dict]) -> Non
     assert not re.search(r'href="(?:https?:)?//', page)  # images are data: URIs only
 
 
-def test_cli_report_formats(sample_path: Path, tmp_path: Path,
-                            bench: Callable[..., Result]) -> None:
+def test_cli_report_formats(
+    sample_path: Path, tmp_path: Path, bench: Callable[..., Result]
+) -> None:
     result = bench("report", sample_path)
     assert result.exit_code == 0 and result.stdout.startswith("# asgibench results")
     out = tmp_path / "deep" / "report.html"
@@ -103,16 +118,25 @@ def test_cli_report_bad_input(tmp_path: Path, bench: Callable[..., Result]) -> N
     assert result.exit_code == 2
 
 
-def test_charts_written_png(sample_path: Path, tmp_path: Path,
-                            bench: Callable[..., Result]) -> None:
-    pytest.importorskip("matplotlib")
+def test_charts_written_png(
+    sample_path: Path, tmp_path: Path, bench: Callable[..., Result]
+) -> None:
     result = bench("chart", sample_path, "-o", tmp_path / "png")
     assert result.exit_code == 0, result.output
     names = sorted(Path(line).name for line in result.stdout.split())
-    assert names == sorted([
-        "plaintext-ranking.png", "plaintext-concurrency.png", "plaintext-latency.png",
-        "json-ranking.png", "json-concurrency.png", "json-latency.png",
-        "plaintext-asgibench-matrix.png", "json-asgibench-matrix.png"])
+    # plaintext ran at one concurrency level: no concurrency chart (tests/reports/test_charts.py)
+    assert "plaintext-concurrency skipped: one concurrency level" in result.stderr
+    assert names == sorted(
+        [
+            "plaintext-ranking.png",
+            "plaintext-latency.png",
+            "json-ranking.png",
+            "json-concurrency.png",
+            "json-latency.png",
+            "plaintext-asgibench-matrix.png",
+            "json-asgibench-matrix.png",
+        ]
+    )
     for name in names:
         data = (tmp_path / "png" / name).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 5000
@@ -127,7 +151,6 @@ def _svg(fig: object) -> bytes:
 
 
 def test_svg_charts_are_reproducible_and_readable(report: model.Report) -> None:
-    pytest.importorskip("matplotlib")
     matrix = next(m for m in report.matrices if m.test == "json")
     with charts.style(inline=True):
         made = {
