@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import h11
@@ -57,20 +58,34 @@ class Client:
         self.close()
 
     def request_bytes(self, path: str, accept: str) -> bytes:
-        return (
-            f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\nAccept: {accept}\r\n"
-            "Connection: keep-alive\r\n\r\n"
-        ).encode("latin-1")
+        return self._wire("GET", path, (("Accept", accept),), b"")
+
+    def _wire(self, method: str, path: str, headers: Sequence[tuple[str, str]],
+              body: bytes, close: bool = False) -> bytes:
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}",
+                 *(f"{name}: {value}" for name, value in headers)]
+        if body or method in ("POST", "PUT", "PATCH"):
+            lines.append(f"Content-Length: {len(body)}")
+        lines.append(f"Connection: {'close' if close else 'keep-alive'}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
     def get(self, path: str, accept: str, count: int = 1) -> list[Response]:
         """Send ``count`` requests in one write (pipelined when > 1), read all answers."""
+        return self.exchange("GET", path, (("Accept", accept),), b"", count)
+
+    def exchange(self, method: str, path: str, headers: Sequence[tuple[str, str]] = (),
+                 body: bytes = b"", count: int = 1, close: bool = False) -> list[Response]:
+        """Send ``count`` identical requests in one write (pipelined when > 1), read every
+        answer; ``close`` asks the server to close after it (``Connection: close``)."""
+        wire = self._wire(method, path, headers, body, close)
         try:
-            self.sock.sendall(self.request_bytes(path, accept) * count)
+            self.sock.sendall(wire * count)
         except OSError as exc:
             raise VerifyError(f"cannot send the request: {exc}") from exc
-        return [self._read_one(path, accept) for _ in range(count)]
+        return [self._read_one(method, path, headers, body, close) for _ in range(count)]
 
-    def _read_one(self, path: str, accept: str) -> Response:
+    def _read_one(self, method: str, path: str, headers: Sequence[tuple[str, str]],
+                  body: bytes, close: bool) -> Response:
         conn = self.conn
         if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
             try:
@@ -79,8 +94,14 @@ class Client:
                 raise VerifyError("the server closed the connection after one response") \
                     from exc
         # Tell h11 what we sent (the bytes already went out raw).
-        conn.send(h11.Request(method="GET", target=path,
-                              headers=[("Host", self.host), ("Accept", accept)]))
+        sent = [("Host", self.host), *headers]
+        if body or method in ("POST", "PUT", "PATCH"):
+            sent.append(("Content-Length", str(len(body))))
+        if close:
+            sent.append(("Connection", "close"))
+        conn.send(h11.Request(method=method, target=path, headers=sent))
+        if body:
+            conn.send(h11.Data(data=body))
         conn.send(h11.EndOfMessage())
         head: h11.Response | None = None
         body = bytearray()

@@ -22,6 +22,7 @@ from typing import Any
 
 from asgibench.harness.httpclient import IO_TIMEOUT, Client, Response, VerifyError
 from asgibench.harness.testtypes import TestType
+from asgibench.harness.workloads import Request, Workload
 
 DATE_FORMAT = "%a, %d %b %Y %H:%M:%S GMT"
 DATE_SKEW_S = 10.0  # a Date this far from our clock is wrong (same machine)
@@ -101,16 +102,7 @@ def check_response(test_type: TestType, response: Response, check_body: Any = No
         ok = test_type.content_type.fullmatch(types[0]) is not None
         add(Check("content_type", ok, "" if ok else
                   f"{types[0]!r} does not match {test_type.content_type.pattern}"))
-    lengths = response.values("content-length")
-    encodings = [v.strip().lower() for v in response.values("transfer-encoding")]
-    if lengths:
-        ok = len(lengths) == 1 and lengths[0].strip() == str(len(response.body))
-        add(Check("framing", ok, "" if ok else
-                  f"Content-Length {lengths} for a {len(response.body)}-byte body"))
-    elif encodings and encodings[-1] == "chunked":
-        add(Check("framing", True, "chunked"))
-    else:
-        add(Check("framing", False, "neither Content-Length nor Transfer-Encoding: chunked"))
+    add(check_framing(response))
     coding = [v for v in response.values("content-encoding") if v.strip().lower() != "identity"]
     add(Check("no_compression", not coding, f"Content-Encoding {coding}" if coding else ""))
     if not response.body:
@@ -119,6 +111,77 @@ def check_response(test_type: TestType, response: Response, check_body: Any = No
         problem = (check_body or test_type.check_body)(response.body)
         add(Check("body", problem is None, problem or ""))
     return checks
+
+
+def check_framing(response: Response, method: str = "GET") -> Check:
+    """Content-Length matching the body, or chunked (RFC 9112 §6). A HEAD response's
+    Content-Length describes the GET body it stands for, so only its presence counts."""
+    lengths = response.values("content-length")
+    encodings = [v.strip().lower() for v in response.values("transfer-encoding")]
+    if lengths:
+        ok = len(lengths) == 1 and (method == "HEAD" or
+                                    lengths[0].strip() == str(len(response.body)))
+        return Check("framing", ok, "" if ok else
+                     f"Content-Length {lengths} for a {len(response.body)}-byte body")
+    if encodings and encodings[-1] == "chunked":
+        return Check("framing", True, "chunked")
+    return Check("framing", False, "neither Content-Length nor Transfer-Encoding: chunked")
+
+
+def verify_workload(workload: Workload, host: str, port: int) -> Verification:
+    """Verify a workload of the user's app: every request of it answered as expected
+    (status, body expectations), over HTTP/1.1, framed; with ``keep-alive`` the
+    connection stays open for a second round, with pipelining a pipelined batch is
+    answered in order. No TechEmpower header rules: the app is the user's."""
+    result = Verification(test=workload.name)
+    close = workload.connection == "close"
+    try:
+        for request in workload.requests:
+            with Client(host, port) as client:
+                rounds = 1 if close else 2
+                for round_no in range(1, rounds + 1):
+                    response = client.exchange(request.method, request.path,
+                                               request.headers, request.body,
+                                               close=close)[0]
+                    if round_no == 1:
+                        result.first_date = result.first_date or \
+                            (response.values("date") or [None])[0]
+                        result.first_date_at = result.first_date_at or time.monotonic()
+                    bad = [c for c in _workload_checks(request, response) if not c.ok]
+                    name = request.label if round_no == 1 else f"keep_alive {request.label}"
+                    result.checks.append(Check(name, not bad, _why(bad)))
+                    if bad:
+                        break
+                    if not close and not response.keep_alive:
+                        result.checks.append(Check(
+                            f"keep_alive {request.label}", False,
+                            "the server closed the connection (or said close)"))
+                        break
+                if workload.pipeline > 1 and not close and result.passed:
+                    responses = client.exchange(request.method, request.path,
+                                                request.headers, request.body,
+                                                count=workload.pipeline)
+                    bad = [c for r in responses for c in _workload_checks(request, r)
+                           if not c.ok]
+                    result.checks.append(Check(f"pipelining {request.label}", not bad,
+                                               _why(bad)))
+    except VerifyError as exc:
+        result.checks.append(Check("exchange", False, str(exc)))
+    return result
+
+
+def _why(bad: list[Check]) -> str:
+    return f"{bad[0].name}: {bad[0].detail}" if bad else ""
+
+
+def _workload_checks(request: Request, response: Response) -> list[Check]:
+    problem = request.check(response.status, response.body)
+    return [
+        Check("expected", problem is None, problem or ""),
+        Check("http_version", response.http_version == "1.1",
+              "" if response.http_version == "1.1" else f"HTTP/{response.http_version}"),
+        check_framing(response, request.method),
+    ]
 
 
 def verify(test_type: TestType, host: str, port: int) -> Verification:
