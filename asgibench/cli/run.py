@@ -67,6 +67,17 @@ it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
 )
 @option("--driver", "driver_name", default="auto", show_default=True, metavar="NAME",
         help=drivers_help)
+@click.option("--app", default=None, metavar="MODULE:ATTR",
+              help="Benchmark your own ASGI app (FastAPI, Starlette, Django, ...) instead of "
+                   "the built-in one; needs --endpoint or --scenario. See docs/your-app.md.")
+@click.option("--app-dir", default=None, metavar="DIR",
+              help="Import --app from DIR (default: the current directory).")
+@click.option("--endpoint", "endpoint_specs", multiple=True, metavar="'METHOD /path [@FILE]'",
+              help="A request to measure, one workload each (repeatable): 'GET /items/1', "
+                   "'POST /items @payload.json'. Replaces the test types.")
+@click.option("--scenario", "scenario_paths", multiple=True, metavar="FILE.toml",
+              help="Workloads from a scenario file: weighted request mixes, expectations, "
+                   "levels, connection: close (docs/your-app.md). Replaces the test types.")
 @click.option("--quick", "profile", flag_value="quick", default=True,
               help="The quick profile (default).")
 @click.option("--full", "profile", flag_value="full", help="TechEmpower's full method.")

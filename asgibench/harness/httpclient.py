@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import h11
 
+from asgibench.harness import workloads
+
 IO_TIMEOUT = 5.0
 _MAX_BODY = 1 << 20
 
@@ -62,12 +64,7 @@ class Client:
 
     def _wire(self, method: str, path: str, headers: Sequence[tuple[str, str]],
               body: bytes, close: bool = False) -> bytes:
-        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}",
-                 *(f"{name}: {value}" for name, value in headers)]
-        if body or method in ("POST", "PUT", "PATCH"):
-            lines.append(f"Content-Length: {len(body)}")
-        lines.append(f"Connection: {'close' if close else 'keep-alive'}")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        return workloads.wire(method, path, self.host, headers, body, close)
 
     def get(self, path: str, accept: str, count: int = 1) -> list[Response]:
         """Send ``count`` requests in one write (pipelined when > 1), read all answers."""

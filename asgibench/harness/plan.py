@@ -9,6 +9,7 @@ knows about click or ``sys.argv``: the ``bench`` commands turn flags into these 
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from typing import Any
 
@@ -16,7 +17,15 @@ from rich.console import Console
 
 from asgibench import loops, protocols
 from asgibench.errors import BenchError
-from asgibench.harness import drivers, pinning, progress, results, servers, testtypes
+from asgibench.harness import (
+    drivers,
+    pinning,
+    progress,
+    results,
+    servers,
+    testtypes,
+    workloads,
+)
 from asgibench.harness.ports import check_port, pick_port
 from asgibench.harness.runner import Runner, Settings
 from asgibench.harness.servers import RUST, Launch, Unsupported
@@ -208,11 +217,41 @@ def with_port(launch: Launch, port: int) -> Launch:
     return Launch(launch.server, launch.loop, launch.parser, argv, launch.note)
 
 
+def _app_and_tests(options: dict[str, Any]) -> tuple[str, str | None, list[TestType]]:
+    """(the app every server serves, the directory it is imported from, the test types):
+    the built-in app and test types, or the user's app with its ``--endpoint`` and
+    ``--scenario`` workloads. Every mistake is a BenchError before anything starts."""
+    endpoints = tuple(options.get("endpoint_specs") or ())
+    scenarios = tuple(options.get("scenario_paths") or ())
+    app = options.get("app") or servers.APP_IMPORT
+    app_dir = options.get("app_dir")
+    if app_dir is not None:
+        if not os.path.isdir(app_dir):
+            raise BenchError(f"--app-dir {app_dir!r} is not a directory")
+        app_dir = os.path.abspath(app_dir)
+    if not endpoints and not scenarios:
+        if options.get("app"):
+            raise BenchError("--app needs the requests to measure it with: --endpoint "
+                             "'GET /path' (repeatable) or --scenario FILE.toml")
+        return app, app_dir, testtypes.resolve(options["test_spec"])
+    if ":" not in app:
+        raise BenchError(f"--app {app!r} must be MODULE:ATTR, e.g. main:app")
+    found = [workloads.from_endpoint(spec) for spec in endpoints]
+    for path in scenarios:
+        found.extend(workloads.load_scenario(path))
+    names = [w.name for w in found]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise BenchError(f"workload name {twice[0]!r} is used twice; name scenario "
+                         "workloads apart from --endpoint ones")
+    return app, app_dir, [testtypes.from_workload(w) for w in found]
+
+
 def build(options: dict[str, Any], command: list[str] | None = None) -> tuple[Runner, str]:
     """Validate every option of ``bench run`` (BenchError on a mistake) and build the
     Runner; return it with where the results file goes. ``options`` are the command's
     parameters by name; ``command`` is recorded in the results file."""
-    tests = testtypes.resolve(options["test_spec"])
+    app, app_dir, tests = _app_and_tests(options)
     tests = apply_pipeline(tests, tuple(options.get("pipeline_spec") or ()))
     kinds = servers.resolve(options["server_spec"])
     loop_names, notes = resolve_loops(options["loop_spec"])
@@ -247,7 +286,7 @@ def build(options: dict[str, Any], command: list[str] | None = None) -> tuple[Ru
 
     plan: list[Launch | Unsupported] = []
     for kind in kinds:
-        plan.extend(kind.plan(loop_names, parser_names, host, port))
+        plan.extend(kind.plan(loop_names, parser_names, host, port, app))
     if not any(isinstance(item, Launch) for item in plan):
         reasons = sorted({item.reason for item in plan if isinstance(item, Unsupported)})
         raise BenchError("no requested combination can run: " + "; ".join(reasons[:3]))
@@ -271,6 +310,8 @@ def build(options: dict[str, Any], command: list[str] | None = None) -> tuple[Ru
         startup_timeout=float(options.get("startup_timeout") or 20.0),
         ceiling=not options.get("no_ceiling"),
         notes=notes,
+        app=app,
+        app_dir=app_dir,
     )
     out = options.get("out") or "results"
     results.check_writable(out)

@@ -18,9 +18,10 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from asgibench import __version__
-from asgibench.harness import environment, servers, verify
+from asgibench.harness import environment, servers, verify, workloads
 from asgibench.harness.app import DELAY_ENV
 from asgibench.harness.drivers import Driver, DriverError, LoadResult, LoadSpec
 from asgibench.harness.httpclient import Client, VerifyError
@@ -72,6 +73,8 @@ class Settings:
     stop_timeout: float = 5.0
     ceiling: bool = True
     notes: list[str] = field(default_factory=list)
+    app: str = APP_IMPORT  # MODULE:ATTR every server serves
+    app_dir: str | None = None  # put first on the servers' import path (--app-dir)
 
 
 class Runner:
@@ -167,20 +170,32 @@ class Runner:
             self.progress.stop()
         return self.results()
 
+    def _workload_extra(self) -> dict[str, Any]:
+        """The workloads' definitions, so a report can say what was measured."""
+        defined = [t.workload.to_dict() for t in self.settings.tests if t.workload]
+        out: dict[str, Any] = {"workloads": defined} if defined else {}
+        if self.settings.app_dir:
+            out["app_dir"] = self.settings.app_dir
+        return out
+
     def _spec(self, test: TestType, connections: int, duration: float, pipeline: int,
               port: int | None = None) -> LoadSpec:
+        host, port = self.settings.host, port or self.settings.port
+        workload = test.workload
         return LoadSpec(
-            host=self.settings.host,
-            port=port or self.settings.port,
+            host=host,
+            port=port,
             path=test.path,
             connections=connections,
             duration=duration,
             pipeline=pipeline,
             timeout=self.settings.timeout,
             accept=test.accept,
-            test=test.name,
+            test=None if workload else test.name,
             cpus=self.pins.driver,
             slots=self.pins.driver_slots(),
+            wires=workloads.wires(workload, f"{host}:{port}") if workload else (),
+            close=bool(workload and workload.connection == "close"),
         )
 
     def _measure_ceiling(self) -> None:
@@ -198,7 +213,8 @@ class Runner:
             server.close()
             return
         try:
-            for test in s.tests:
+            # A workload of the user's app has no canned answer: no ceiling for it.
+            for test in [t for t in s.tests if t.workload is None]:
                 for level in s.levels[test.name]:
                     label = f"driver ceiling · {test.name} c={level}"
                     self.progress.step(label, s.duration)
@@ -237,6 +253,11 @@ class Runner:
     def _run_launch(self, launch: Launch, round_no: int) -> None:
         s = self.settings
         env = dict(os.environ)
+        if s.app_dir:
+            # Every server imports MODULE:ATTR through sys.path; PYTHONPATH reaches them all
+            # alike (their own --app-dir flags differ or are missing).
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (s.app_dir, env.get("PYTHONPATH", "")) if p)
         server = ServerProcess(launch.argv, self.pins.server, env)
         tag = f"round {round_no}/{s.repeat} · {launch.label}"
         self.progress.step(f"{tag} · starting", _STARTUP_ESTIMATE_S)
@@ -268,7 +289,8 @@ class Runner:
             entry = self._entry(launch, test)
             if entry.status != "ok":
                 continue
-            outcome = verify.verify(test, s.host, s.port)
+            outcome = verify.verify_workload(test.workload, s.host, s.port) \
+                if test.workload else verify.verify(test, s.host, s.port)
             if entry.verification is None:
                 entry.verification = Verification.from_dict(outcome.to_dict())
             if not outcome.passed:
@@ -390,8 +412,9 @@ class Runner:
             servers=self.selection.get("servers", []),
             loops=self.selection.get("loops", []),
             parsers=self.selection.get("parsers", []),
-            app=APP_IMPORT, app_delay_ms=max(delay, 0.0), pinning=self.pins.to_dict(),
-            notes=list(s.notes), extra={"client_bound_fraction": CLIENT_BOUND_FRACTION},
+            app=s.app, app_delay_ms=max(delay, 0.0), pinning=self.pins.to_dict(),
+            notes=list(s.notes), extra={"client_bound_fraction": CLIENT_BOUND_FRACTION,
+                                        **self._workload_extra()},
         )
         return Run(self.created, __version__, self.command,
                    environment.environment(self.pins.usable), settings, self.ceiling,

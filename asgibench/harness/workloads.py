@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ class Request:
     path: str
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
-    expect_status: int = 200
+    expect_status: int | None = None  # None: any 2xx
     expect_body_contains: str | None = None
     expect_json_keys: tuple[str, ...] = ()
     weight: int = 1
@@ -58,21 +59,24 @@ class Request:
 
     def check(self, status: int, body: bytes) -> str | None:
         """None when the response is what this request expects, else a one-line reason."""
-        if status != self.expect_status:
-            return f"{self.label}: status {status}, expected {self.expect_status}"
+        if self.expect_status is None:
+            if not 200 <= status <= 299:
+                return f"status {status}, expected 2xx"
+        elif status != self.expect_status:
+            return f"status {status}, expected {self.expect_status}"
         if self.expect_body_contains is not None and \
                 self.expect_body_contains.encode() not in body:
-            return f"{self.label}: body does not contain {self.expect_body_contains!r}"
+            return f"body does not contain {self.expect_body_contains!r}"
         if self.expect_json_keys:
             try:
                 document = json.loads(body)
             except ValueError:
-                return f"{self.label}: body is not JSON ({body[:40]!r})"
+                return f"body is not JSON ({body[:40]!r})"
             if not isinstance(document, dict):
-                return f"{self.label}: JSON body is a {type(document).__name__}, not an object"
+                return f"JSON body is a {type(document).__name__}, not an object"
             missing = [key for key in self.expect_json_keys if key not in document]
             if missing:
-                return f"{self.label}: JSON body lacks {', '.join(map(repr, missing))}"
+                return f"JSON body lacks {', '.join(map(repr, missing))}"
         return None
 
     def to_dict(self) -> dict[str, Any]:
@@ -282,8 +286,9 @@ def _scenario_request(raw: Any, workload: int, index: int, lines: _Lines,
             raise error("body_file must be a path", "body_file")
         body = _read_body(base / raw["body_file"], f"{lines.path}:"
                           f"{lines.line(workload, 'body_file', index)}")
-    status = raw.get("expect_status", 200)
-    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+    status = raw.get("expect_status")
+    if status is not None and (not isinstance(status, int) or isinstance(status, bool)
+                               or not 100 <= status <= 599):
         raise error("expect_status must be an HTTP status (100..599)", "expect_status")
     contains = raw.get("expect_body_contains")
     if contains is not None and not isinstance(contains, str):
@@ -328,3 +333,34 @@ def _content_type_for(body: bytes, name: str) -> tuple[tuple[str, str], ...]:
     except ValueError:
         return (("Content-Type", "application/octet-stream"),)
     return (("Content-Type", "application/json"),)
+
+
+def wire(method: str, path: str, host: str, headers: Sequence[tuple[str, str]] = (),
+         body: bytes = b"", close: bool = False) -> bytes:
+    """The bytes of one HTTP/1.1 request, as every client here sends it: Host, the given
+    headers, Content-Length when there is a body (or the method carries one), and
+    ``Connection: keep-alive`` or ``close``."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}",
+             *(f"{name}: {value}" for name, value in headers)]
+    if body or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body)}")
+    lines.append(f"Connection: {'close' if close else 'keep-alive'}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def wires(workload: Workload, host: str) -> tuple[str, ...]:
+    """The workload's requests as the load drivers send them, each repeated by its weight
+    and interleaved (weights 3 and 1: A A B A, not A A A B), as latin-1 strings (JSON- and
+    Lua-safe carriers of exact bytes)."""
+    close = workload.connection == "close"
+    order: list[Request] = []
+    credit = dict.fromkeys(range(len(workload.requests)), 0)
+    total = sum(r.weight for r in workload.requests)
+    for _ in range(total):  # smooth weighted round-robin (as nginx balances upstreams)
+        for index, request in enumerate(workload.requests):
+            credit[index] += request.weight
+        best = max(credit, key=lambda i: credit[i])
+        credit[best] -= total
+        order.append(workload.requests[best])
+    return tuple(wire(r.method, r.path, host, r.headers, r.body, close).decode("latin-1")
+                 for r in order)

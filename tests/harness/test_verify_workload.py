@@ -54,7 +54,8 @@ def test_a_good_workload_passes_every_check(server: int) -> None:
 
 @pytest.mark.parametrize(("request_", "needle"), [
     (Request("GET", "/broken", expect_json_keys=("id", "name")), "lacks 'name'"),
-    (Request("GET", "/missing"), "status 404, expected 200"),
+    (Request("GET", "/missing"), "status 404, expected 2xx"),
+    (Request("GET", "/health", expect_status=204), "status 200, expected 204"),
     (Request("POST", "/items", body=b"not json", expect_status=201), "status 500"),
 ])
 def test_a_wrong_answer_fails_with_the_first_wrong_response(server: int, request_: Request,

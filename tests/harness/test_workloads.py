@@ -55,7 +55,7 @@ def test_scenario_is_read_into_workloads(tmp_path: Path) -> None:
     assert items.connection == "keep-alive" and items.pipeline == 1
     get, post = items.requests
     assert get == Request("GET", "/items/1", (("Accept", "application/json"),),
-                          expect_json_keys=("id", "name"), weight=3)
+                          expect_status=200, expect_json_keys=("id", "name"), weight=3)
     assert post.body == b'{"name": "x"}' and post.expect_status == 201
     assert ("Content-Type", "application/json") in post.headers
     assert login.connection == "close" and login.concurrency == ()
@@ -130,7 +130,7 @@ def test_a_scenario_without_workloads(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("status", "body", "problem"), [
     (200, b'{"id": 1, "name": "a"}', None),
-    (404, b"{}", "status 404, expected 200"),
+    (404, b"{}", "status 404, expected 2xx"),
     (200, b"[1]", "JSON body is a list"),
     (200, b"oops", "body is not JSON"),
     (200, b'{"id": 1}', "lacks 'name'"),

@@ -41,6 +41,10 @@ class LoadSpec:
     test: str | None = None  # test-type name, for response-body checks under load
     cpus: list[int] | None = None  # pin the driver to these CPUs (None: no pinning)
     slots: int = 1  # wrk threads / Python driver processes
+    #: A workload's requests, ready to send (asgibench.harness.workloads.wires): sent in
+    #: turn instead of ``GET path``, bodies not checked under load (verification did).
+    wires: tuple[str, ...] = ()
+    close: bool = False  # a new connection per request (the workload's connection="close")
 
     @property
     def url(self) -> str:

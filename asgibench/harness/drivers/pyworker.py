@@ -69,7 +69,13 @@ class _Connection(asyncio.Protocol):
     def send(self) -> None:
         self.pending = self.depth
         self.sent_at = time.perf_counter()
-        self.transport.write(self.batch)  # type: ignore[union-attr]
+        load = self.load
+        if load.batches:
+            batch = load.batches[load.next_batch]
+            load.next_batch = (load.next_batch + 1) % len(load.batches)
+        else:
+            batch = self.batch
+        self.transport.write(batch)  # type: ignore[union-attr]
 
     def data_received(self, data: bytes) -> None:
         now = time.perf_counter()
@@ -121,7 +127,12 @@ class _Connection(asyncio.Protocol):
             hist = stats.hist
             hist[key] = hist.get(key, 0) + done
         if self.pending <= 0 and self.load.running:
-            self.send()
+            if self.load.close:  # one request per connection: a new one for the next
+                self.closing = True
+                self.transport.close()  # type: ignore[union-attr]
+                self.load.reconnect(self)
+            else:
+                self.send()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -172,6 +183,12 @@ class _Load:
         ).encode("latin-1")
         self.depth = max(int(spec["pipeline"]), 1)
         self.batch = request * self.depth
+        # A workload: its requests in turn, ``depth`` consecutive ones per batch.
+        wires = [w.encode("latin-1") for w in spec.get("wires") or ()]
+        self.batches = [b"".join(wires[(i * self.depth + k) % len(wires)]
+                                 for k in range(self.depth)) for i in range(len(wires))]
+        self.next_batch = 0
+        self.close = bool(spec.get("close"))
         self.stats = _Stats()
         self.running = False
         self.connections: list[_Connection] = []

@@ -124,6 +124,16 @@ function init(args)
   local r = {}
   for i = 1, depth do r[i] = wrk.format() end
   req = table.concat(r)
+  -- A workload: its requests in turn, depth consecutive ones per batch.
+  local wires = {WIRES}
+  batches = {}
+  for i = 0, #wires - 1 do
+    local b = {}
+    for k = 0, depth - 1 do b[k + 1] = wires[(i * depth + k) % #wires + 1] end
+    batches[i + 1] = table.concat(b)
+  end
+  turn = 0
+  track_bodies = #wires == 0  -- a workload's bodies vary; verification checked them
   good = {GOOD}
   checked = 0
   odd = {}
@@ -131,12 +141,16 @@ function init(args)
   odd_other = 0
 end
 
-function request() return req end
+function request()
+  if #batches == 0 then return req end
+  turn = turn % #batches + 1
+  return batches[turn]
+end
 
 function response(status, headers, body)
   if status < 200 or status > 299 then return end
   checked = checked + 1
-  if good[body] then return end
+  if not track_bodies or good[body] then return end
   if odd[body] then odd[body] = odd[body] + 1
   elseif odd_n < 16 then odd[body] = 1; odd_n = odd_n + 1
   else odd_other = odd_other + 1 end
@@ -190,10 +204,12 @@ end
 """
 
 
-def build_script(good_bodies: tuple[bytes, ...]) -> str:
-    """The Lua script for one test type (``good_bodies``: byte-exact correct bodies)."""
+def build_script(good_bodies: tuple[bytes, ...], wires: tuple[str, ...] = ()) -> str:
+    """The Lua script for one test type (``good_bodies``: byte-exact correct bodies) or a
+    workload (``wires``: its requests, sent in turn)."""
     table = ", ".join(f"[{lua_string(body)}] = true" for body in good_bodies)
-    return _SCRIPT.replace("{GOOD}", "{" + table + "}")
+    requests = ", ".join(lua_string(w.encode("latin-1")) for w in wires)
+    return _SCRIPT.replace("{GOOD}", "{" + table + "}").replace("{WIRES}", "{" + requests + "}")
 
 
 class WrkDriver(Driver):
@@ -262,7 +278,7 @@ class WrkDriver(Driver):
         fd, script_path = tempfile.mkstemp(prefix="asgibench-wrk-", suffix=".lua")
         try:
             with os.fdopen(fd, "w") as handle:
-                handle.write(build_script(good))
+                handle.write(build_script(good, spec.wires))
             argv = self.command(spec, script_path)
             stdout, stderr, returncode = _run_wrk(argv, spec)
         finally:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from asgibench.harness.workloads import Workload
 from asgibench.registry import Registry
 
 #: TFB's ``Accept`` header values, as its wrk command line sends them.
@@ -61,6 +62,10 @@ class TestType:
     handler: Callable[..., Awaitable[None]] | None = None
     #: (Content-Type, body) the canned-response server answers ``path`` with.
     canned: tuple[bytes, bytes] | None = None
+    #: Set for a workload of the user's own app (``--endpoint``, ``--scenario``): its
+    #: requests replace ``GET path``, and it is verified by its own expectations rather
+    #: than TechEmpower's rules.
+    workload: Workload | None = None
 
     def __post_init__(self) -> None:
         if self.ranking not in RANKING_RULES:
@@ -134,6 +139,24 @@ def ranking_rule(name: str) -> str:
     if name in TEST_TYPES:
         return TEST_TYPES.plugin(name).ranking
     return "last" if name in _RANKED_BY_LAST_LEVEL else "best"
+
+
+#: A workload's levels when it names none: json's (TechEmpower's levels for a small
+#: dynamic response), which a typical API endpoint resembles.
+WORKLOAD_LEVELS = (16, 32, 64, 128, 256, 512)
+WORKLOAD_QUICK_LEVELS = (128,)
+
+
+def from_workload(workload: Workload) -> TestType:
+    """The test type that measures ``workload`` (not registered: it belongs to one run)."""
+    first = workload.requests[0]
+    levels = workload.concurrency or WORKLOAD_LEVELS
+    return TestType(
+        name=workload.name, path=first.path, accept="*/*",
+        content_type=re.compile(".*"), check_body=lambda body: None,
+        levels=levels, quick_levels=workload.concurrency or WORKLOAD_QUICK_LEVELS,
+        pipeline=workload.pipeline, description=", ".join(r.label for r in workload.requests),
+        workload=workload)
 
 
 def get(name: str) -> TestType:
