@@ -5,7 +5,7 @@ The copy holds exactly the files git tracks (what a fresh clone has, with this c
 changes), so nothing left over from development (a ``results/`` full of runs, built
 charts) can make a command pass. Measuring commands run as written, with a short profile
 from the environment (``ASGIBENCH_<COMMAND>_<FLAG>``: every option can be set so), so the
-walk takes minutes, not the hours ``bench run --full`` takes. Three things are not run as
+walk takes minutes, not the hours ``bench run --full`` takes. Two commands are not run as
 written, each for a reason stated where it is decided (:func:`_as_run`). Afterwards the
 copy's ``git status`` must be clean: new results go to the ignored ``results/``.
 """

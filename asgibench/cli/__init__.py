@@ -50,6 +50,7 @@ def _name_envvars(command: click.Command) -> None:
             continue
         flag = max(param.opts, key=len).lstrip("-").replace("-", "_").upper()
         param.envvar = f"ASGIBENCH_{(command.name or '').upper()}_{flag}"
+        param.show_envvar = True
 
 
 class _Group(click.Group):

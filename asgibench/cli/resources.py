@@ -6,7 +6,6 @@ timing noise. The measuring is :mod:`asgibench.harness.cost` and
 from __future__ import annotations
 
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -155,14 +154,14 @@ def _finish(render: Callable[[Sequence[Any], Console], None], rows: Sequence[Any
     """Print the table, write ``--out``, exit 1 when a combination failed."""
     render(rows, table_console())
     if out:
-        try:
-            resources.write(out, kind, [row.to_json() for row in rows], ["bench", *sys.argv[1:]])
-        except OSError as exc:  # checked before measuring, yet the disk can still fill
-            kept = Path(tempfile.mkdtemp(prefix="asgibench-")) / Path(out).name
-            resources.write(str(kept), kind, [row.to_json() for row in rows],
-                            ["bench", *sys.argv[1:]])
-            stderr_console().print(f"error: cannot write {out!r} ({exc.strerror or exc}); "
-                                   f"the figures are kept in {kept}", soft_wrap=True)
+        command = ["bench", *sys.argv[1:]]
+        figures = [row.to_json() for row in rows]
+        written, failure = results.write_or_keep(
+            Path(out), lambda path: resources.write(str(path), kind, figures, command))
+        if failure:
+            name = kind.removeprefix("asgibench-")  # cost, memory
+            stderr_console().print(f"bench {name}: error: {failure}; the figures are kept in "
+                                   f"{written}", soft_wrap=True)
             sys.exit(1)
         stderr_console().print(f"written: {out}")
     if failures:

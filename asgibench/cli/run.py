@@ -30,7 +30,7 @@ TechEmpower way, and print a ranked table.
 
 \b
 With no options: every available loop x parser on asgibench's own server, test types
-plaintext and json, the quick profile (about two minutes). Examples:
+plaintext and json, the quick profile (about a minute and a half). Examples:
   bench run --loop uvloop --proto httptools --server asgibench,uvicorn
   bench run --loop uvloop,asyncio --proto all --test json
   bench run --full --server all            # TechEmpower's levels, 15 s, 3 repeats
@@ -122,11 +122,12 @@ def run_command(**options: Any) -> None:
     runner, out = plan.build(options, command=_command_line())
     run = runner.run()
     terminal.render(run, table_console())
-    written, failure = results.write_or_keep(run, results.output_path(out, run.created))
+    written, failure = results.write_or_keep(results.output_path(out, run.created),
+                                             lambda path: results.write(run, path))
     if failure:
         stderr_console().print(f"bench run: error: {failure}; the results are kept in "
                                f"{written}", soft_wrap=True)
-        sys.exit(1)
+        sys.exit(130 if run.interrupted else 1)
     stderr_console().print(f"results: {written}")
     if run.interrupted:
         sys.exit(130)

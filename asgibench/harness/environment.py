@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
@@ -49,7 +50,18 @@ def git_info() -> dict[str, Any]:
     except (OSError, subprocess.TimeoutExpired):
         return {"commit": None, "dirty": None}
     dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
-    return {"commit": head.stdout.strip(), "dirty": dirty}
+    info: dict[str, Any] = {"commit": head.stdout.strip(), "dirty": dirty}
+    if dirty:
+        # Which uncommitted changes: two dirty runs are the same asgibench only when their
+        # diffs are (bench report pools runs of one asgibench only).
+        try:
+            diff = subprocess.run(["git", "-C", str(here), "diff", "HEAD"],
+                                  capture_output=True, timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return info
+        if diff.returncode == 0:
+            info["diff_sha256"] = hashlib.sha256(diff.stdout).hexdigest()[:16]
+    return info
 
 
 def package_versions() -> dict[str, str | None]:

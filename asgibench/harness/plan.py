@@ -32,7 +32,7 @@ from asgibench.harness.servers import RUST, Launch, Unsupported
 from asgibench.harness.testtypes import TestType
 
 #: The two profiles. ``quick`` (the default) finishes a default run (every loop x parser
-#: here) in about two minutes, with three interleaved repeats so every figure carries a
+#: here) in about a minute and a half, with three interleaved repeats so every figure carries a
 #: spread and ``bench compare`` can judge it: one longer repeat looks firmer but cannot
 #: be told from noise. ``full`` is TechEmpower's method (levels capped by the open-file
 #: limit).

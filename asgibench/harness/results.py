@@ -22,6 +22,7 @@ import platform
 import re
 import statistics
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -485,7 +486,7 @@ def default_filename(created: str) -> str:
 def output_path(out: str | os.PathLike[str], created: str) -> Path:
     """``--out``: a ``.json`` path is the file; anything else is a directory."""
     path = Path(out)
-    if path.suffix.lower() == ".json":
+    if path.suffix.lower() == ".json" and not str(out).endswith(("/", os.sep)):
         return path
     return path / default_filename(created)
 
@@ -501,7 +502,9 @@ def check_writable(out: str | os.PathLike[str], *, directory_ok: bool = True) ->
     do not tell (root passes ``os.access`` on ``/proc``, where nothing can be created).
     """
     path = Path(out)
-    is_json = path.suffix.lower() == ".json"
+    # "results/v1.2/": a trailing separator says directory, whatever the name looks like.
+    says_directory = str(out).endswith(("/", os.sep))
+    is_json = path.suffix.lower() == ".json" and not says_directory
     wanted = "a FILE.json or a directory" if directory_ok else "a FILE.json"
     if is_json and path.is_dir():
         raise BenchError(f"--out {str(path)!r} is a directory; drop the .json or pick a file")
@@ -510,7 +513,7 @@ def check_writable(out: str | os.PathLike[str], *, directory_ok: bool = True) ->
             raise BenchError(f"--out {str(path)!r} is not a .json file; name {wanted}")
         if path.exists() and not path.is_dir():
             raise BenchError(f"--out {str(path)!r} is a file, not a directory; name {wanted}")
-        if path.suffix and not path.is_dir():
+        if path.suffix and not path.is_dir() and not says_directory:
             raise BenchError(f"--out {str(path)!r} is neither a .json file nor a directory; "
                              f"name {wanted}")
     directory = path.parent if is_json else path
@@ -527,15 +530,19 @@ def check_writable(out: str | os.PathLike[str], *, directory_ok: bool = True) ->
                          f"({exc.strerror or exc})") from None
 
 
-def write_or_keep(run: Run, path: Path) -> tuple[Path, str | None]:
-    """Write the results; if that fails after all (the disk filled, the directory went
-    away), keep them in a temporary file rather than lose a measured run. Returns (where
-    they are, the reason ``path`` could not be used or None)."""
+def write_or_keep(path: Path, writer: Callable[[Path], object]) -> tuple[Path, str | None]:
+    """Write with ``writer(path)``; if that fails after all (the disk filled, the directory
+    went away), write the same to a temporary file rather than lose what was measured.
+    Returns (where it is, the reason ``path`` could not be used or None)."""
     try:
-        return write(run, path), None
-    except BenchError as exc:
+        writer(path)
+        return path, None
+    except (BenchError, OSError) as exc:
+        reason = str(exc) if isinstance(exc, BenchError) else \
+            f"cannot write {str(path)!r}: {exc.strerror or exc}"
         fallback = Path(tempfile.mkdtemp(prefix="asgibench-")) / path.name
-        return write(run, fallback), str(exc)
+        writer(fallback)
+        return fallback, reason
 
 
 def write(run: Run | dict[str, Any], path: Path) -> Path:

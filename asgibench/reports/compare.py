@@ -97,7 +97,9 @@ class Match:
             "candidate": side("candidate", self.raw_candidate, self.candidate_ref,
                               self.candidate),
             "ratio": None if est is None else round(est.ratio, 5),
-            "interval": None if est is None else [round(est.low, 5), round(est.high, 5)],
+            # No interval for a side without spread (as the text and Markdown print "-").
+            "interval": None if est is None or self.verdict == INCONCLUSIVE
+            else [round(est.low, 5), round(est.high, 5)],
             "verdict": self.verdict,
             "client_bound": self.client_bound,
             "notes": list(self.notes),
@@ -502,6 +504,9 @@ def render_markdown(cmp: Comparison) -> str:
 
     if cmp.exit_status:
         headline = f"❌ regression: {_summary(cmp)}"
+    elif cmp.count(INCONCLUSIVE) == len(cmp.matches):
+        # Nothing was judged: a green tick would read as a pass.
+        headline = f"⚠️ inconclusive: {_summary(cmp)}"
     else:
         headline = f"✅ no regression: {_summary(cmp)}"
     out = ["## asgibench compare", "", f"**{headline}** (threshold {_pct(cmp.threshold)})", "",
@@ -554,7 +559,8 @@ def to_dict(cmp: Comparison) -> dict[str, Any]:
         "warnings": list(cmp.warnings),
         "notes": list(cmp.notes),
         "summary": {"slower": cmp.count(SLOWER), "faster": cmp.count(FASTER),
-                    "no_significant_change": cmp.count(SAME), "failed": cmp.count(FAILED)},
+                    "no_significant_change": cmp.count(SAME), "failed": cmp.count(FAILED),
+                    "inconclusive": cmp.count(INCONCLUSIVE)},
         "exit_status": cmp.exit_status,
     }
 

@@ -158,15 +158,6 @@ def _row_flags(row: RankRow) -> str:
     return "".join(out)
 
 
-def _repeats_text(report: Report, row: RankRow) -> str:
-    """``3 in 3 runs``; ``2 in 2 of 3 runs`` when some runs did not measure it."""
-    group = report.group_of(row.run)
-    runs = report.runs_of(row)
-    whole = len(group.runs)
-    of = f"{runs} of {whole} runs" if runs != whole else f"{runs} run{'s' if runs != 1 else ''}"
-    return f"{row.repeats} in {of}"
-
-
 def ranking_table(report: Report, test: str, group: Group | None = None) -> str:
     """The ranking of ``test`` in ``group`` (the only group when None)."""
     group = group or report.groups[0]
@@ -216,7 +207,7 @@ def ranking_table(report: Report, test: str, group: Group | None = None) -> str:
         if pooled:
             out.append(
                 f'<td class="num repeats" data-value="{row.repeats}" '
-                f'data-runs="{report.runs_of(row)}">{_e(_repeats_text(report, row))}'
+                f'data-runs="{report.runs_of(row)}">{_e(report.repeats_text(row))}'
                 "</td>"
             )
         out.append(_num_td(fmt.pct(row.pct_of_best), round(row.pct_of_best, 2), "num pct"))

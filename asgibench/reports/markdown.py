@@ -57,14 +57,6 @@ def flags_of(row: RankRow) -> str:
     return ", ".join(flags)
 
 
-def repeats_text(report: Report, row: RankRow) -> str:
-    """``3 in 3 runs``; ``2 in 2 of 3 runs`` when some runs did not measure it."""
-    runs = report.runs_of(row)
-    whole = len(report.group_of(row.run).runs)
-    of = f"{runs} of {whole} runs" if runs != whole else f"{runs} run{'s' if runs != 1 else ''}"
-    return f"{row.repeats} in {of}"
-
-
 def ranking_rows(
     report: Report, test: str, group: Group | None = None
 ) -> tuple[list[str], list[list[object]], list[str]]:
@@ -116,7 +108,7 @@ def ranking_rows(
                 row.parser,
                 fmt.rps(row.requests_per_s),
                 fmt.spread(row.spread_pct, row.repeats),
-                *([repeats_text(report, row)] if pooled else []),
+                *([report.repeats_text(row)] if pooled else []),
                 fmt.pct(row.pct_of_best),
                 fmt.bar(row.pct_of_best / 100, BAR_WIDTH),
                 fmt.ms(row.p50_ms),

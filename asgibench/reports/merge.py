@@ -219,7 +219,17 @@ def _environment(run: Run) -> dict[str, Any]:
         # asgibench is one of the servers measured: another commit is another server.
         "asgibench version": run.asgibench_version,
         "commit": git.get("commit") if isinstance(git, dict) else None,
+        # ... and so are uncommitted changes: a dirty run pools only with runs of the same
+        # diff (environment.git.diff_sha256 in the results file); a dirty run recorded
+        # without it pools with nothing.
+        "uncommitted changes": _uncommitted(run, git),
     }
+
+
+def _uncommitted(run: Run, git: Any) -> str | None:
+    if not isinstance(git, dict) or not git.get("dirty"):
+        return None
+    return git.get("diff_sha256") or f"unknown diff (run {run.created} {run.path})"
 
 
 def _settings(run: Run) -> dict[str, Any]:

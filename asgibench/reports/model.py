@@ -277,6 +277,14 @@ class Report:
         """How many runs measured ``row``'s ranked level."""
         return self.row_runs.get((row.run, row.server, row.loop, row.parser, row.test), 1)
 
+    def repeats_text(self, row: RankRow) -> str:
+        """``3 in 3 runs``; ``2 in 2 of 3 runs`` when some runs did not measure it."""
+        runs = self.runs_of(row)
+        whole = len(self.group_of(row.run).runs)
+        of = f"{runs} of {whole} runs" if runs != whole else \
+            f"{runs} run{'s' if runs != 1 else ''}"
+        return f"{row.repeats} in {of}"
+
     def group_of(self, label: str) -> Group:
         return next(group for group in self.groups if group.label == label)
 
@@ -805,9 +813,17 @@ def _notices(
             if flag != fmt.ONE_REPEAT:  # judged on the pooled repeats, below
                 add(flag, _short(flag), [info.label])
     for group, run in groups:
-        if (run.settings.repeat or 1) < 2:
+        if _fewest_repeats(run) < 2:
             add(fmt.ONE_REPEAT, "one repeat", group.runs)
     return sorted(by_text.values(), key=lambda n: _NOTICE_ORDER.index(n.short))
+
+
+def _fewest_repeats(run: Run) -> int:
+    """The fewest repeats any measured level has: pooled runs add repeats, but only where
+    each run measured the configuration (a peer in one run of three still has one)."""
+    counts = [len(level.rps) for entry in run.entries if entry.status == "ok"
+              for level in entry.measured_levels]
+    return min(counts, default=run.settings.repeat or 1)
 
 
 def build(runs: Sequence[Run]) -> Report:

@@ -13,9 +13,10 @@ stat(repeats) / stat(reference measurements), and the references are resampled t
 The bootstrap is seeded from a caller-supplied string, so the same files give the same
 interval every time. It is pure Python: no numpy needed for ``bench compare`` in CI.
 
-Caveat, stated in the output: with one repeat on both sides there is no spread to
-resample and the interval is the point itself; with 2-3 repeats the percentile bootstrap
-is close to the min..max range of the ratio, i.e. deliberately conservative.
+With one repeat on a side there is no spread to resample on that side (bench compare
+calls such an entry inconclusive rather than trust the interval); with 2-3 repeats the
+percentile bootstrap is close to the min..max range of the ratio, i.e. deliberately
+conservative.
 """
 
 from __future__ import annotations
@@ -42,11 +43,6 @@ class RatioEstimate:
     n_baseline: int
     n_candidate: int
     resamples: int
-
-    @property
-    def has_interval(self) -> bool:
-        """False when neither side had two or more repeats to resample."""
-        return self.n_baseline > 1 or self.n_candidate > 1
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

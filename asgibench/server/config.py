@@ -149,6 +149,9 @@ def _user_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
+_PROBE_EXIT_S = 2.0  # s the import probe may take to exit once it has answered
+
+
 def probe_app(config: Config) -> None:
     """Import the app in a throwaway process and raise its one-line :class:`BenchError` here.
 
@@ -172,14 +175,19 @@ def probe_app(config: Config) -> None:
     try:
         problem = receiver.recv()
     except EOFError:
-        process.join()
+        process.join(_PROBE_EXIT_S)
         problem = (
             f"could not import {config.app.partition(':')[0]!r}: the process importing "
             f"it exited with status {process.exitcode}"
         )
     finally:
         receiver.close()
-    process.join()
+    # The verdict is in. A module that started a non-daemon thread or process at import
+    # would keep the probe alive for ever: give it a moment, then end it.
+    process.join(_PROBE_EXIT_S)
+    if process.is_alive():
+        process.kill()
+        process.join()
     if problem:
         raise BenchError(problem)
 

@@ -138,3 +138,21 @@ def test_factory_that_is_no_factory_is_one_line(apps_dir: Path) -> None:
     assert one_line(result) == (
         ERROR + "'fine:not_an_app' is not callable; give MODULE:ATTR of an ASGI app factory"
     )
+
+
+@pytest.mark.slow
+def test_an_app_that_leaves_a_thread_running_does_not_hang_the_workers_probe(
+    apps_dir: Path,
+) -> None:
+    """The import probe of ``--workers`` answers, then its process is ended even if the
+    app's module left a non-daemon thread running: the server goes on to bind (here: the
+    port the test holds, so it stops there with one line) instead of waiting for ever."""
+    (apps_dir / "threaded.py").write_text(
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(3600,)).start()\n\n\n"
+        "async def app(scope, receive, send):\n    pass\n",
+        encoding="utf-8",
+    )
+    result, port = serve(apps_dir, "threaded:app", "--workers", "2")
+    assert result.returncode == 2, result
+    assert f"{port}" in result.stderr and "could not import" not in result.stderr

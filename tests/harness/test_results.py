@@ -196,6 +196,10 @@ def test_check_writable(tmp_path: Path) -> None:
     # ... unless the user made that directory.
     (tmp_path / "runs.v2").mkdir()
     results.check_writable(tmp_path / "runs.v2")
+    # A trailing separator says directory, whatever the name looks like.
+    results.check_writable(f"{tmp_path}/v1.2/")
+    assert results.output_path(f"{tmp_path}/v1.2/", "2026-12-01T00:00:00Z").parent == \
+        tmp_path / "v1.2"
     # Where only a FILE.json makes sense (bench cost/memory), a directory is refused.
     with pytest.raises(BenchError, match=r"is not a \.json file"):
         results.check_writable(tmp_path / "new", directory_ok=False)
@@ -212,7 +216,7 @@ def test_a_run_that_cannot_be_written_is_kept(tmp_path: Path) -> None:
     sample_run = results.Run.from_dict(sample())
     target = tmp_path / "gone" / "run.json"
     (tmp_path / "gone").write_text("a file where the directory should be")
-    written, failure = results.write_or_keep(sample_run, target)
+    written, failure = results.write_or_keep(target, lambda p: results.write(sample_run, p))
     assert failure and "cannot write results file" in failure
     assert written != target and written.name == "run.json"
     assert results.load(written).entries  # the measured run survived

@@ -97,6 +97,10 @@ def test_one_repeat_is_inconclusive_and_never_fails_the_gate(
     assert rows and all("[" not in row for row in rows)
     markdown = bench("compare", base, cand, "--format", "md").output
     assert markdown.count("one repeat in the baseline") == 1, markdown
+    assert "inconclusive:" in markdown.splitlines()[2] and "✅" not in markdown
+    data = json.loads(bench("compare", base, cand, "--format", "json").stdout)
+    assert data["summary"]["inconclusive"] == len(cmp.matches)
+    assert {entry["interval"] for entry in data["entries"]} == {None}
 
 
 def test_one_repeat_on_one_side_is_inconclusive_too(tmp_path: Path) -> None:
