@@ -457,36 +457,23 @@ def _runs_panel(report: Report) -> str:
 
 def _header(report: Report) -> str:
     """At most four lines, whatever the number of files: the rankings start right below."""
-    configs = {
-        (r.run, r.server, r.loop, r.parser) for rows in report.rankings.values() for r in rows
-    }
-    days = sorted({run.created[:10] for run in report.runs if run.created})
-    when = days[0] if len(days) == 1 else f"{days[0]} … {days[-1]}" if days else ""
     out = [
         "<header><h1>asgibench results</h1>",
-        f'<p class="sub">{len(configs)} configuration{"s" if len(configs) != 1 else ""} '
-        f"ranked · test types: {_e(', '.join(report.tests))} · {_e(when)}</p>",
+        f'<p class="sub">{_e(report.summary_line())}</p>',
     ]
     if report.multi_run:
         out.append(
-            f'<p class="sub">{len(report.runs)} runs in {len(report.groups)} '
-            "environments, each ranked on its own (they differ in "
-            f"{_e(', '.join(report.differences))}): see "
+            f'<p class="sub">{_e(report.environments_line())}: see '
             '<label for="tab-runs">environment</label>.</p>'
         )
     else:
         group = report.groups[0]
         out.append(f'<p class="sub">{_e(group.machine)}<br>{_e(group.settings_line)}</p>')
     if report.notices:
-        total = len(report.runs)
-        kinds = []
-        for notice in report.notices:
-            count = len(notice.runs)
-            kinds.append(notice.short + (f" ({count} runs)" if 1 < count < total else ""))
         n = len(report.notices)
         out.append(
             f'<p class="warnline">⚠ <label for="tab-warnings">{n} warning'
-            f"{'s' if n != 1 else ''}</label>: {_e(', '.join(kinds))}</p>"
+            f"{'s' if n != 1 else ''}</label>: {_e(', '.join(report.notice_kinds()))}</p>"
         )
     out.append("</header>")
     return "".join(out)

@@ -166,21 +166,10 @@ def group_head(report: Report, group: Group) -> list[str]:
 
 def header(report: Report) -> list[str]:
     """At most four lines, whatever the number of files: the rankings start right below."""
-    configs = {
-        (r.run, r.server, r.loop, r.parser) for rows in report.rankings.values() for r in rows
-    }
-    days = sorted({run.created[:10] for run in report.runs if run.created})
-    when = days[0] if len(days) == 1 else f"{days[0]} … {days[-1]}" if days else ""
-    out = [
-        "# asgibench results",
-        "",
-        f"{len(configs)} configuration{'s' if len(configs) != 1 else ''} ranked · test "
-        f"types: {', '.join(report.tests)} · {when}  ",
-    ]
+    out = ["# asgibench results", "", f"{report.summary_line()}  "]
     if report.multi_run:
         out.append(
-            f"{len(report.runs)} runs in {len(report.groups)} environments, each "
-            f"ranked on its own (they differ in {', '.join(report.differences)}): see "
+            f"{report.environments_line()}: see "
             "[Environment and settings](#environment-and-settings)."
         )
     else:
@@ -188,14 +177,9 @@ def header(report: Report) -> list[str]:
         out += [f"{group.machine}  ", group.settings_line]
     out.append("")
     if report.notices:
-        total = len(report.runs)
-        kinds = []
-        for notice in report.notices:
-            count = len(notice.runs)
-            kinds.append(notice.short + (f" ({count} runs)" if 1 < count < total else ""))
         n = len(report.notices)
         out += [
-            f"> ⚠ **{n} warning{'s' if n != 1 else ''}**: {', '.join(kinds)} — see "
+            f"> ⚠ **{n} warning{'s' if n != 1 else ''}**: {', '.join(report.notice_kinds())} — see "
             "[Warnings](#warnings) below the rankings.",
             "",
         ]

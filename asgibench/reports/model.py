@@ -277,6 +277,28 @@ class Report:
         """How many runs measured ``row``'s ranked level."""
         return self.row_runs.get((row.run, row.server, row.loop, row.parser, row.test), 1)
 
+    def summary_line(self) -> str:
+        """``4 configurations ranked · test types: plaintext, json · 2026-12-01``."""
+        configs = {
+            (r.run, r.server, r.loop, r.parser) for rows in self.rankings.values() for r in rows
+        }
+        days = sorted({run.created[:10] for run in self.runs if run.created})
+        when = days[0] if len(days) == 1 else f"{days[0]} … {days[-1]}" if days else ""
+        return (f"{len(configs)} configuration{'s' if len(configs) != 1 else ''} ranked · "
+                f"test types: {', '.join(self.tests)} · {when}")
+
+    def environments_line(self) -> str:
+        """Why several runs are ranked apart (reports of runs from several environments)."""
+        return (f"{len(self.runs)} runs in {len(self.groups)} environments, each ranked on "
+                f"its own (they differ in {', '.join(self.differences)})")
+
+    def notice_kinds(self) -> list[str]:
+        """Each warning's short name, with how many runs raised it when not all did."""
+        total = len(self.runs)
+        return [notice.short + (f" ({len(notice.runs)} runs)"
+                                if 1 < len(notice.runs) < total else "")
+                for notice in self.notices]
+
     def repeats_text(self, row: RankRow) -> str:
         """``3 in 3 runs``; ``2 in 2 of 3 runs`` when some runs did not measure it."""
         runs = self.runs_of(row)
