@@ -2,9 +2,11 @@
 
 ``bench run``, ``bench cost`` and ``bench memory`` select what they measure with one
 decorator set, :func:`selection_options` (``--server``, ``--loop``, ``--proto`` and, where
-it applies, ``--test``), plus :func:`host_option`, :func:`startup_timeout_option` and
-:func:`out_option`; each command gives its own defaults and help texts. ``bench serve``
-options take their defaults from ``ASGIBENCH_*`` environment variables (:func:`env_option`).
+it applies, ``--test``), and the user's own app with :func:`app_options` (``--app``,
+``--app-dir``, ``--endpoint``, ``--scenario``), plus :func:`host_option`,
+:func:`startup_timeout_option` and :func:`out_option`; each command gives its own defaults
+and help texts. ``bench serve`` options take their defaults from ``ASGIBENCH_*``
+environment variables (:func:`env_option`).
 """
 
 from __future__ import annotations
@@ -112,6 +114,27 @@ def selection_options(*, server: str, server_help: Help, loop: str, loop_help: H
         decorators.append(option("--test", "test_spec", default=test,
                                  show_default=True, metavar="NAMES", help=test_help))
     return _apply(decorators)
+
+
+#: ``--app-dir`` and the shape of ``--endpoint``/``--scenario``: the same in every command.
+APP_DIR_HELP = "Import --app from DIR (default: the current directory)."
+ENDPOINT_METAVAR = "'METHOD /path [@FILE]'"
+
+
+def app_options(*, app_help: str, endpoint_help: str, scenario_help: str
+                ) -> Callable[[F], F]:
+    """``--app MODULE:ATTR``, ``--app-dir DIR``, ``--endpoint`` and ``--scenario``
+    (both repeatable), as the parameters ``app``, ``app_dir``, ``endpoint_specs`` and
+    ``scenario_paths`` that :func:`asgibench.harness.plan.app_and_tests` reads. Each
+    command says in its help texts what it does with them."""
+    return _apply([
+        click.option("--app", default=None, metavar="MODULE:ATTR", help=app_help),
+        click.option("--app-dir", default=None, metavar="DIR", help=APP_DIR_HELP),
+        click.option("--endpoint", "endpoint_specs", multiple=True,
+                     metavar=ENDPOINT_METAVAR, help=endpoint_help),
+        click.option("--scenario", "scenario_paths", multiple=True, metavar="FILE.toml",
+                     help=scenario_help),
+    ])
 
 
 def host_option(help: str | None = None) -> Callable[[F], F]:

@@ -5,28 +5,39 @@ timing noise. The measuring is :mod:`asgibench.harness.cost` and
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 
 from asgibench.cli.options import (
+    app_options,
     host_option,
     loops_help,
     out_option,
     protos_help,
     selection_options,
     startup_timeout_option,
+    tests_help,
 )
 from asgibench.cli.output import stderr_console, table_console
 from asgibench.errors import BenchError
-from asgibench.harness import cost, memory, resources, results, testtypes
-from asgibench.harness.plan import launches, raise_fd_limit, require_launch, with_port
+from asgibench.harness import cost, memory, resources, results, testtypes, workloads
+from asgibench.harness.plan import (
+    app_and_tests,
+    launches,
+    raise_fd_limit,
+    require_launch,
+)
 from asgibench.harness.ports import pick_port
 from asgibench.harness.servers import Unsupported
+from asgibench.harness.testtypes import TestType
+from asgibench.harness.workloads import Workload
 from asgibench.reports.resources import render_cost, render_memory
 
 _HELP = """Count the CPU instructions each server spends per request (valgrind's callgrind).
@@ -39,6 +50,14 @@ combination runs under callgrind with one keep-alive client: --warmup requests, 
 (above 1: asgibench does less work) and floor / server (the share of the floor's speed
 reachable when the CPU is the limit).
 
+\b
+Your own app (docs/your-app.md), lifespan included:
+  bench cost --app main:app --endpoint 'GET /items/1' --scenario mix.toml
+
+Each workload is verified first, then counted on its own requests: its weighted mix, its
+pipelining depth, a new connection per request with connection = "close" (accept and
+teardown counted). There is no floor for it: the canned server cannot answer your paths.
+
 Needs valgrind. Each combination is one server process for every test type, about 10 s
 (callgrind is switched on only once the server answers: start-up is the slow part).
 """
@@ -49,31 +68,50 @@ Needs valgrind. Each combination is one server process for every test type, abou
     server="asgibench,uvicorn", server_help="Servers (asgibench, uvicorn), comma-separated.",
     loop="uvloop", loop_help=loops_help,
     proto="httptools,h11", proto_help=protos_help,
-    test="plaintext", test_help="Test types: plaintext, json, or all.",
+    test="plaintext",
+    test_help=lambda: f"{tests_help()} An upload is 20 MiB and ~150 million "
+                      "instructions a request, a second or more under callgrind: give it "
+                      "fewer --requests.",
+)
+@app_options(
+    app_help="Count your own ASGI app (FastAPI, Starlette, Django, ...) instead of the "
+             "built-in one; needs --endpoint or --scenario. See docs/your-app.md.",
+    endpoint_help="A request to count, one workload each (repeatable): 'GET /items/1', "
+                  "'POST /items @payload.json'; verified first. Replaces --test.",
+    scenario_help="Workloads from a scenario file (docs/your-app.md), each counted on its "
+                  "weighted mix, pipelining and connection mode. Replaces --test.",
 )
 @click.option("--requests", type=click.IntRange(min=10), default=1000, show_default=True,
-              help="Measured requests per combination.")
+              help="Measured requests per combination and test type (or workload).")
 @click.option("--warmup", type=click.IntRange(min=0), default=200, show_default=True,
               help="Requests before counting starts.")
 @click.option("--pipeline", type=click.IntRange(min=1, max=1024), default=1,
-              show_default=True, help="Requests sent per write (1 = no pipelining).")
+              show_default=True, help="Requests sent per write (1 = no pipelining); a "
+                                      "workload's own depth unless given.")
 @click.option("--floor/--no-floor", default=True, show_default=True,
-              help="Also count the canned-response server on each loop.")
+              help="Also count the canned-response server on each loop (built-in test "
+                   "types only).")
 @host_option()
 @out_option(default=None, metavar="FILE.json", help="Also write the counts here.")
 def cost_command(**options: Any) -> None:
-    tests = testtypes.resolve(options["test_spec"])
+    app, app_dir, tests = app_and_tests(options)
+    user_app = bool(options["app"] or options["endpoint_specs"] or options["scenario_paths"])
+    tests = _cost_pipelines(tests, options["pipeline"], _given("pipeline"))
     host = options["host"]
+    port = pick_port(host)  # one server at a time: one port for all
     plan = cost.countable(launches(options["server_spec"], options["loop_spec"],
-                                   options["proto_spec"], host))
+                                   options["proto_spec"], host, port, app))
     # After the selection: a mistyped flag is named as such, with or without valgrind.
     cost.check_tools()
     if options["out"]:
         results.check_writable(options["out"], directory_ok=False)
-    if options["floor"]:
-        plan.extend(cost.floor_launch(loop, host, 0)
+    # The canned server answers the TechEmpower types only, not a workload's requests.
+    floor_tests = [test for test in tests if test.workload is None]
+    if options["floor"] and floor_tests:
+        plan.extend(cost.floor_launch(loop, host, port)
                     for loop in dict.fromkeys(item.loop for item in plan))
     require_launch(plan, "counted")
+    recorded_app, recorded_dir = (app, app_dir) if user_app else (None, None)
 
     console = stderr_console()
     # One server process per combination counts every test type: start-up under valgrind
@@ -82,18 +120,17 @@ def cost_command(**options: Any) -> None:
     failures = 0
     for item in plan:
         if isinstance(item, Unsupported):
-            by_launch.append([cost.Cost(item.server, item.loop, item.parser, test.name,
-                                        options["pipeline"], options["requests"], None,
-                                        item.reason) for test in tests])
+            by_launch.append(cost.not_counted(item, tests, options["requests"],
+                                              recorded_app, recorded_dir))
             continue
-        port = pick_port(host)
-        launch = with_port(item, port)
-        console.print(f"counting {launch.label} · {', '.join(t.name for t in tests)}…")
-        measured = cost.measure(launch, tests, host, port, options["requests"],
-                                options["warmup"], options["pipeline"])
+        counts = floor_tests if item.server == cost.FLOOR else tests
+        console.print(f"counting {item.label} · {', '.join(t.name for t in counts)}…")
+        measured = cost.measure(item, counts, host, port, options["requests"],
+                                options["warmup"], recorded_app, recorded_dir)
         failures += sum(c.instructions is None for c in measured)
         by_launch.append(measured)
-    counted = [costs[index] for index in range(len(tests)) for costs in by_launch]
+    counted = [row for test in tests for costs in by_launch for row in costs
+               if row.test == test.name]
     _finish(render_cost, counted, resources.COST_KIND, options["out"], failures)
 
 
@@ -102,6 +139,15 @@ _MEMORY_HELP = """Measure each server's resident memory while it holds many keep
 Each server starts alone; its resident size (summed over its processes) is read once it
 answers, and again after --connections clients have each made one request and stay
 connected. Linux only (reads /proc).
+
+\b
+Your own app (docs/your-app.md), lifespan included:
+  bench memory --app main:app                    # held as opened, no request
+  bench memory --app main:app --endpoint 'GET /items/1'
+
+With --app alone the start-up size is your app's and the connections are held without a
+request (your app is not called). With --endpoint or --scenario the workloads are verified
+first and each connection makes one of their requests before it is held.
 """
 
 
@@ -112,15 +158,30 @@ connected. Linux only (reads /proc).
     loop="uvloop", loop_help=loops_help,
     proto="httptools", proto_help=protos_help,
 )
+@app_options(
+    app_help="Measure your own ASGI app (FastAPI, Starlette, Django, ...) instead of the "
+             "built-in one. Alone: its start-up size, and connections held without a "
+             "request; with --endpoint/--scenario each connection makes one of their "
+             "requests first. See docs/your-app.md.",
+    endpoint_help="A request the connections make, one workload each (repeatable): "
+                  "'GET /items/1', 'POST /items @payload.json'; verified first.",
+    scenario_help="Workloads from a scenario file (docs/your-app.md); connections take "
+                  "their requests in turn (a connection = \"close\" one is only verified).",
+)
 @click.option("--connections", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="Keep-alive connections held open.")
+              help="Keep-alive connections held open, each after one request (with --app "
+                   "alone: none).")
 @host_option()
 @startup_timeout_option()
 @out_option(default=None, metavar="FILE.json", help="Also write the sizes here.")
 def memory_command(**options: Any) -> None:
-    test = testtypes.get("plaintext")
+    app, app_dir, probe, measured_by = _memory_selection(options)
+    user_app = bool(options["app"] or measured_by)
+    recorded_app, recorded_dir = (app, app_dir) if user_app else (None, None)
     host = options["host"]
-    plan = launches(options["server_spec"], options["loop_spec"], options["proto_spec"], host)
+    port = pick_port(host)  # one server at a time: one port for all
+    plan = launches(options["server_spec"], options["loop_spec"], options["proto_spec"],
+                    host, port, app)
     # After the selection, as bench cost: a mistyped flag is named as such on every OS.
     memory.check_platform()
     require_launch(plan, "measured")
@@ -137,16 +198,64 @@ def memory_command(**options: Any) -> None:
     for item in plan:
         if isinstance(item, Unsupported):
             rows.append(memory.Footprint(item.server, item.loop, item.parser, connections,
-                                         None, None, item.reason))
+                                         None, None, item.reason, recorded_app,
+                                         recorded_dir, tuple(measured_by)))
             continue
-        port = pick_port(host)
-        launch = with_port(item, port)
-        console.print(f"measuring {launch.label} with {connections} connections…")
-        row = memory.measure(launch, test, host, port, connections,
-                             options["startup_timeout"])
+        console.print(f"measuring {item.label} with {connections} connections…")
+        row = memory.measure(item, probe, host, port, connections,
+                             options["startup_timeout"], app=recorded_app,
+                             app_dir=recorded_dir, workloads=measured_by)
         failures += row.held_kib is None
         rows.append(row)
     _finish(render_memory, rows, resources.MEMORY_KIND, options["out"], failures)
+
+
+def _memory_selection(options: dict[str, Any]) -> tuple[str, str | None, TestType,
+                                                       list[Workload]]:
+    """(the app, its directory, the readiness probe, the workloads the connections make
+    requests of) for ``bench memory``: the built-in app and plaintext; the user's app and
+    its workloads; or the user's app alone (no workload: connections held without a
+    request, readiness asked with ``GET /``, whatever the app answers)."""
+    alone = bool(options["app"]) and not options["endpoint_specs"] and \
+        not options["scenario_paths"]
+    # bench run's own checks of --app and --app-dir; alone, the app needs no request, so a
+    # stand-in endpoint satisfies the rule that --app comes with some (none is sent).
+    app, app_dir, tests = app_and_tests({
+        **options, "test_spec": "plaintext",
+        **({"endpoint_specs": ("GET /",), "scenario_paths": ()} if alone else {}),
+    })
+    if alone:
+        probe = testtypes.from_workload(workloads.from_endpoint("GET /"))
+        return app, app_dir, probe, []
+    found = [test.workload for test in tests if test.workload is not None]
+    if found and all(w.connection == "close" for w in found):
+        raise BenchError("bench memory holds keep-alive connections, and every workload "
+                         "given has connection = \"close\"; give a keep-alive one, or --app "
+                         "alone to hold connections without a request")
+    return app, app_dir, tests[0], found
+
+
+def _given(name: str) -> bool:
+    """Whether option ``name`` came from the command line or the environment."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source not in (None, ParameterSource.DEFAULT)
+
+
+def _cost_pipelines(tests: list[TestType], depth: int, given: bool) -> list[TestType]:
+    """``--pipeline``: the depth of every built-in test type, and of every workload when
+    given (a workload keeps its own otherwise); BenchError for a ``connection = "close"``
+    workload it would pipeline."""
+    out = []
+    for test in tests:
+        if test.workload is None or given:
+            test = dataclasses.replace(test, pipeline=depth)
+        if test.workload is not None and test.workload.connection == "close" and \
+                test.pipeline > 1:
+            raise BenchError(f"--pipeline {depth}: workload {test.name!r} has connection = "
+                             "\"close\" (one request per connection), which cannot be "
+                             "pipelined")
+        out.append(test)
+    return out
 
 
 def _finish(render: Callable[[Sequence[Any], Console], None], rows: Sequence[Any], kind: str,

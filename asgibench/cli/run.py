@@ -8,8 +8,10 @@ import sys
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from asgibench.cli.options import (
+    app_options,
     drivers_help,
     host_option,
     loops_help,
@@ -34,6 +36,7 @@ plaintext and json, the quick profile (about a minute and a half). Examples:
   bench run --loop uvloop --proto httptools --server asgibench,uvicorn
   bench run --loop uvloop,asyncio --proto all --test json
   bench run --full --server all            # TechEmpower's levels, 15 s, 3 repeats
+  bench run --url http://10.0.0.5:8080 --label myserver   # a server already running
   bench run --show results/asgibench-....json
 
 \b
@@ -62,22 +65,20 @@ it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
     proto="all",
     proto_help=lambda: f"{protos_help()} 'rust' is granian's own (granian always uses "
                        "it).",
-    test="all",
-    test_help=tests_help,
+    test="plaintext,json",
+    test_help=lambda: f"{tests_help()} TechEmpower's plaintext and json by default; all "
+                      "adds HttpArena's short-lived, upload, compression, static and mixed.",
 )
 @option("--driver", "driver_name", default="auto", show_default=True, metavar="NAME",
         help=drivers_help)
-@click.option("--app", default=None, metavar="MODULE:ATTR",
-              help="Benchmark your own ASGI app (FastAPI, Starlette, Django, ...) instead of "
-                   "the built-in one; needs --endpoint or --scenario. See docs/your-app.md.")
-@click.option("--app-dir", default=None, metavar="DIR",
-              help="Import --app from DIR (default: the current directory).")
-@click.option("--endpoint", "endpoint_specs", multiple=True, metavar="'METHOD /path [@FILE]'",
-              help="A request to measure, one workload each (repeatable): 'GET /items/1', "
-                   "'POST /items @payload.json'. Replaces the test types.")
-@click.option("--scenario", "scenario_paths", multiple=True, metavar="FILE.toml",
-              help="Workloads from a scenario file: weighted request mixes, expectations, "
-                   "levels, connection: close (docs/your-app.md). Replaces the test types.")
+@app_options(
+    app_help="Benchmark your own ASGI app (FastAPI, Starlette, Django, ...) instead of the "
+             "built-in one; needs --endpoint or --scenario. See docs/your-app.md.",
+    endpoint_help="A request to measure, one workload each (repeatable): 'GET /items/1', "
+                  "'POST /items @payload.json'. Replaces the test types.",
+    scenario_help="Workloads from a scenario file: weighted request mixes, expectations, "
+                  "levels, connection: close (docs/your-app.md). Replaces the test types.",
+)
 @click.option("--quick", "profile", flag_value="quick", default=True,
               help="The quick profile (default).")
 @click.option("--full", "profile", flag_value="full", help="TechEmpower's full method.")
@@ -103,6 +104,13 @@ it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
 @click.option("--cpus", default="auto", show_default=True, metavar="auto|none|S:D",
               help="Pin the server to CPUs S and the driver to CPUs D (e.g. 0:1, 0-1:2-3); "
                    "auto = split the usable CPUs in two; none = no pinning.")
+@click.option("--url", default=None, metavar="http://HOST[:PORT]",
+              help="Benchmark a server that is already running, anywhere (no server is "
+                   "started or stopped): the built-in test types, or --endpoint/--scenario. "
+                   "Not with --app, --server, --loop, --proto, --host, --port. See "
+                   "docs/your-app.md.")
+@click.option("--label", default=None, metavar="NAME",
+              help="The name the --url server is ranked under [default: HOST:PORT].")
 @host_option("Address servers bind.")
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=0, show_default=True,
               help="Port servers bind; 0 = a free one below the ephemeral range. A busy "
@@ -119,7 +127,10 @@ def run_command(**options: Any) -> None:
     if options["show_path"]:
         terminal.render(results.load(options["show_path"]), table_console())
         return
-    runner, out = plan.build(options, command=_command_line())
+    ctx = click.get_current_context()
+    given = [name for name in options if ctx.get_parameter_source(name) in
+             (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)]
+    runner, out = plan.build(options, command=_command_line(), given=given)
     run = runner.run()
     terminal.render(run, table_console())
     written, failure = results.write_or_keep(results.output_path(out, run.created),

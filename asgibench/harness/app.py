@@ -1,5 +1,6 @@
-"""The benchmark app: one raw ASGI 3 app serving TechEmpower's routes, run unchanged by
-every server the harness compares (``bench serve``, uvicorn, hypercorn, granian).
+"""The benchmark app: one raw ASGI 3 app serving TechEmpower's and HttpArena's routes, run
+unchanged by every server the harness compares (``bench serve``, uvicorn, hypercorn,
+granian).
 
 Routes: one per registered test type, served by the test type's own ``handler`` (see
 ``asgibench/harness/testtypes/`` and ``docs/techempower.md``); anything else is 404
@@ -33,9 +34,11 @@ _NOT_FOUND_HEADERS = [
     (b"content-type", b"text/plain"),
     (b"content-length", str(len(_NOT_FOUND_BODY)).encode("ascii")),
 ]
-#: path -> handler, one per registered test type: each test type owns its route.
-ROUTES = {test.path: test.handler for test in map(testtypes.get, testtypes.names())
-          if test.handler is not None}
+#: path -> handler: each registered test type owns its routes (``path``, and ``routes``
+#: for a type that serves several, such as ``static``).
+ROUTES = {path: handler for test in map(testtypes.get, testtypes.names())
+          for path, handler in ((test.path, test.handler), *test.routes)
+          if handler is not None}
 
 
 def _read_delay() -> float:

@@ -14,24 +14,38 @@ reach when the CPU is the limit.
 
 Only servers that serve from the process they were started as can be counted (callgrind
 follows one process): asgibench and uvicorn; hypercorn and granian fork workers.
+
+The user's own app (``bench cost --app``) is counted on its workloads
+(:mod:`asgibench.harness.workloads`): each verified first (:func:`verify.verify_workload`),
+then its own request bytes in their weighted turn (:func:`workloads.wires`), pipelined at
+its depth, or one connection per request with ``connection = "close"`` (so accept and
+teardown are counted). :func:`workload_requests`, :class:`Answers`, :func:`app_env`,
+:func:`start_failure` serves ``bench memory`` too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import h11
+
 from asgibench.errors import BenchError
+from asgibench.harness import verify, workloads
 from asgibench.harness.httpclient import Client, VerifyError
 from asgibench.harness.process import ServerProcess, StartFailed
 from asgibench.harness.servers import Launch, Unsupported
 from asgibench.harness.testtypes import TestType
+from asgibench.harness.workloads import Request, Workload
 
 #: Servers whose requests are served by the launched process itself.
 COUNTABLE_SERVERS = ("asgibench", "uvicorn")
@@ -50,18 +64,32 @@ class Cost:
     requests: int
     instructions: int | None  # over the measured requests; None when it failed
     reason: str = ""
+    #: The user's app (``--app``; None: the built-in one), where it was imported from, and
+    #: the workload this row counts (None: a built-in test type).
+    app: str | None = None
+    app_dir: str | None = None
+    workload: Workload | None = None
 
     @property
     def per_request(self) -> float | None:
         return None if self.instructions is None else self.instructions / self.requests
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The row of a ``bench cost --out`` file; ``app``, ``app_dir`` and ``workload``
+        (its definition, as ``bench run`` stores it) only when set."""
+        out: dict[str, Any] = {
             "server": self.server, "loop": self.loop, "parser": self.parser,
             "test": self.test, "pipeline": self.pipeline, "requests": self.requests,
             "instructions": self.instructions, "per_request": self.per_request,
             "reason": self.reason,
         }
+        if self.app is not None:
+            out["app"] = self.app
+        if self.app_dir is not None:
+            out["app_dir"] = self.app_dir
+        if self.workload is not None:
+            out["workload"] = self.workload.to_dict()
+        return out
 
 
 def check_tools() -> None:
@@ -91,42 +119,54 @@ def floor_launch(loop: str, host: str, port: int) -> Launch:
 
 
 def measure(launch: Launch, tests: list[TestType], host: str, port: int, requests: int,
-            warmup: int, pipeline: int) -> list[Cost]:
-    """Count the instructions ``launch`` spends on ``requests`` requests of each test type,
-    in one server process (interpreter start-up under valgrind is most of the time).
+            warmup: int, app: str | None = None, app_dir: str | None = None) -> list[Cost]:
+    """Count the instructions ``launch`` spends on ``requests`` requests of each test type
+    (pipelined ``test.pipeline`` at a time), in one server process (interpreter start-up
+    under valgrind is most of the time).
 
     The server starts with callgrind's instrumentation off (``--instr-atstart=no``), which
     runs the interpreter's start-up and the readiness check ~3x faster; it is switched on
     for the first warm-up. Each test type gets its own warm-up, then a dump that ends it,
     then its measured requests and a dump holding exactly them; a dump resets the
     counters, so one test type's work never reaches another's count.
+
+    ``app`` and ``app_dir`` are the user's app (``app_dir`` goes first on the server's
+    ``PYTHONPATH``); its workloads are verified before counting starts, and one that fails
+    is a failed row while the others are counted.
     """
     with tempfile.TemporaryDirectory(prefix="asgibench-cost-") as folder:
         out_file = os.path.join(folder, "callgrind.out")
         argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                 f"--callgrind-out-file={out_file}", *launch.argv]
         # A fixed hash seed keeps dict layouts, and so instruction counts, repeatable.
-        server = ServerProcess(argv, None, env={**os.environ, "PYTHONHASHSEED": "0"})
+        env = app_env(app_dir, {**os.environ, "PYTHONHASHSEED": "0"})
+        server = ServerProcess(argv, None, env=env)
 
         def cost(test: TestType, instructions: int | None, reason: str = "") -> Cost:
-            return Cost(launch.server, launch.loop, launch.parser, test.name, pipeline,
-                        requests, instructions, reason)
+            return Cost(launch.server, launch.loop, launch.parser, test.name, test.pipeline,
+                        requests, instructions, reason, app, app_dir, _workload(test))
 
         failure = ""
+        refused: dict[str, str] = {}
         try:
-            server.start()
+            server.start_on(host, port)
             server.wait_ready(host, port, tests[0], _STARTUP_TIMEOUT)
-            _callgrind(server, "--instr=on")
-            with Client(host, port, timeout=_DUMP_TIMEOUT) as client:
-                for test in tests:
-                    _send(client, test, warmup, pipeline)
-                    _callgrind(server, f"--dump=warm-up {test.name}")
-                    _send(client, test, requests, pipeline)
-                    _callgrind(server, f"--dump=measured {test.name}")
-            # Shutting down uninstrumented is faster too.
-            _callgrind(server, "--instr=off")
-        except (StartFailed, VerifyError, BenchError) as exc:
-            failure = getattr(exc, "reason", None) or str(exc)
+            for test in tests:  # before counting: uninstrumented, so fast
+                workload = _workload(test)
+                if workload is not None:
+                    outcome = verify.verify_workload(workload, host, port)
+                    if not outcome.passed:
+                        refused[test.name] = f"verification failed: {outcome.summary()}"
+            counted = [test for test in tests if test.name not in refused]
+            if counted:
+                _callgrind(server, "--instr=on")
+                _count(server, counted, host, port, requests, warmup)
+                # Shutting down uninstrumented is faster too.
+                _callgrind(server, "--instr=off")
+        except StartFailed as exc:
+            failure = start_failure(exc)
+        except (VerifyError, BenchError, OSError) as exc:
+            failure = str(exc)
         finally:
             server.stop(30.0)
             server.close()
@@ -137,21 +177,227 @@ def measure(launch: Launch, tests: list[TestType], host: str, port: int, request
             if instructions is not None:
                 out.append(cost(test, instructions))
             else:
-                out.append(cost(test, None, failure or "callgrind wrote no dump of the "
-                                                       "measured requests"))
+                out.append(cost(test, None, refused.get(test.name) or failure or
+                                "callgrind wrote no dump of the measured requests"))
         return out
 
 
-def _send(client: Client, test: TestType, count: int, pipeline: int) -> None:
-    """``count`` requests in pipelined batches of ``pipeline``, every answer checked."""
-    left = count
-    while left > 0:
-        batch = min(pipeline, left)
-        for response in client.get(test.path, test.accept, batch):
-            if response.status != 200 or not test.body_ok(response.body):
-                raise BenchError(f"wrong answer to {test.path}: status {response.status}, "
-                                 f"body {response.body[:60]!r}")
-        left -= batch
+def _count(server: ServerProcess, tests: list[TestType], host: str, port: int,
+           requests: int, warmup: int) -> None:
+    """Per test type: the warm-up, a dump, the measured requests, a dump. The built-in
+    test types share one keep-alive connection; a workload has its own connection(s)."""
+    with contextlib.ExitStack() as shared:
+        client: Client | None = None
+        for test in tests:
+            workload = _workload(test)
+            with contextlib.ExitStack() as own:
+                if workload is None:
+                    if client is None:
+                        client = shared.enter_context(Client(host, port,
+                                                             timeout=_DUMP_TIMEOUT))
+                    sender: _Sender = _TestSender(client, test)
+                else:
+                    sender = own.enter_context(WorkloadSender(workload, host, port))
+                sender.send(warmup)
+                _callgrind(server, f"--dump=warm-up {test.name}")
+                sender.send(requests)
+                _callgrind(server, f"--dump=measured {test.name}")
+
+
+def _workload(test: TestType) -> Workload | None:
+    """The workload a test type measures, at the depth it is counted with (``--pipeline``
+    may have changed ``test.pipeline``), or None for a built-in test type."""
+    if test.workload is None:
+        return None
+    return dataclasses.replace(test.workload, pipeline=test.pipeline)
+
+
+def start_failure(exc: StartFailed) -> str:
+    """The reason of a server that did not start, with the last line of its output (where
+    an app that cannot be imported says why)."""
+    lines = [line.strip() for line in (exc.output or "").splitlines() if line.strip()]
+    return f"{exc.reason}: {lines[-1]}" if lines else exc.reason
+
+
+def not_counted(item: Unsupported, tests: list[TestType], requests: int,
+                app: str | None = None, app_dir: str | None = None) -> list[Cost]:
+    """The rows of a combination that cannot be counted, one per test type."""
+    return [Cost(item.server, item.loop, item.parser, test.name, test.pipeline, requests,
+                 None, item.reason, app, app_dir, _workload(test)) for test in tests]
+
+
+def app_env(app_dir: str | None, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) with ``app_dir`` first on ``PYTHONPATH``, as
+    ``bench run`` starts every server for ``--app-dir``."""
+    out = dict(os.environ if env is None else env)
+    if app_dir:
+        out["PYTHONPATH"] = os.pathsep.join(p for p in (app_dir, out.get("PYTHONPATH", ""))
+                                            if p)
+    return out
+
+
+class _Sender:
+    def send(self, count: int) -> None:
+        raise NotImplementedError
+
+
+class _TestSender(_Sender):
+    """A built-in test type's requests on the shared connection, every answer checked."""
+
+    def __init__(self, client: Client, test: TestType) -> None:
+        self.client = client
+        self.test = test
+
+    def send(self, count: int) -> None:
+        """``count`` requests in pipelined batches of ``test.pipeline``."""
+        test = self.test
+        left = count
+        while left > 0:
+            batch = min(test.pipeline, left)
+            for response in self.client.get(test.path, test.accept, batch):
+                if response.status != 200 or not test.body_ok(response.body):
+                    raise BenchError(f"wrong answer to {test.path}: status "
+                                     f"{response.status}, body {response.body[:60]!r}")
+            left -= batch
+
+
+# -- a workload's own requests (bench cost and bench memory) ----------------------------------
+
+
+def workload_requests(workload: Workload, host: str) -> list[tuple[bytes, Request]]:
+    """The workload's requests in their weighted turn, each as the exact bytes the load
+    drivers send (``host`` as ``HOST:PORT``) with the request it is (for its
+    expectations)."""
+    close = workload.connection == "close"
+    return [(workloads.request_wire(request, host, close), request)
+            for request in workloads.turn(workload)]
+
+
+def status_problem(request: Request, status: int) -> str | None:
+    """None when ``status`` is what ``request`` expects, else a one-line reason naming
+    the request."""
+    problem = request.status_problem(status)
+    return f"wrong answer to {request.label}: {problem}" if problem else None
+
+
+class Answers:
+    """Reads the answers on one connection to requests sent as raw bytes
+    (:func:`workload_requests`), parsed by h11 (a strict HTTP/1.1 parser). h11 is told only
+    what frames an answer: the method (a HEAD answer has no body) and ``Connection:
+    close``. Every failure is a :class:`~asgibench.errors.BenchError`."""
+
+    def __init__(self, sock: socket.socket, host: str) -> None:
+        self.sock = sock
+        self.host = host
+        self.conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=1 << 20)
+
+    def read(self, request: Request, close: bool = False) -> tuple[int, bytes]:
+        """(status, body) of the answer to ``request``, sent already."""
+        conn = self.conn
+        try:
+            if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+                conn.start_next_cycle()
+            elif conn.our_state is not h11.IDLE:
+                raise BenchError(f"{request.label}: the server closed a keep-alive "
+                                 "connection (or said close)")
+            headers = [("Host", self.host)] + ([("Connection", "close")] if close else [])
+            conn.send(h11.Request(method=request.method, target=request.path,
+                                  headers=headers))
+            conn.send(h11.EndOfMessage())
+            status, body = 0, bytearray()
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    conn.receive_data(self.sock.recv(65536))
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                elif isinstance(event, h11.Data):
+                    body += event.data
+                elif isinstance(event, h11.EndOfMessage):
+                    return status, bytes(body)
+                elif isinstance(event, h11.ConnectionClosed):
+                    raise BenchError(f"{request.label}: the server closed the connection "
+                                     "without answering")
+        except h11.ProtocolError as exc:
+            raise BenchError(f"{request.label}: malformed answer ({exc})") from None
+        except OSError as exc:
+            raise BenchError(f"{request.label}: {exc or type(exc).__name__}") from None
+
+    def until_closed(self) -> None:
+        """Wait for the server to close the connection (after ``Connection: close``)."""
+        try:
+            while self.sock.recv(65536):
+                pass
+        except OSError as exc:
+            raise BenchError(f"the server did not close the connection after "
+                             f"Connection: close ({exc or type(exc).__name__})") from None
+
+
+class WorkloadSender(_Sender):
+    """Sends a workload's requests in their weighted turn (from the start of it on every
+    :meth:`send`), in pipelined batches of its depth on one keep-alive connection, or each
+    on a new connection with ``connection = "close"`` (waiting for the server to close it,
+    so accept and teardown fall in the phase that sent it). Each answer's status is
+    checked (:func:`status_problem`)."""
+
+    def __init__(self, workload: Workload, host: str, port: int,
+                 timeout: float = _DUMP_TIMEOUT) -> None:
+        self.address = (host, port)
+        self.timeout = timeout
+        self.close_each = workload.connection == "close"
+        self.depth = 1 if self.close_each else max(workload.pipeline, 1)
+        self.turn = workload_requests(workload, workloads.authority(host, port))
+        self.sock: socket.socket | None = None
+        self.answers: Answers | None = None
+
+    def __enter__(self) -> WorkloadSender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.close()
+        self.sock = self.answers = None
+
+    def _connect(self) -> tuple[socket.socket, Answers]:
+        try:
+            sock = socket.create_connection(self.address, timeout=self.timeout)
+        except OSError as exc:
+            raise BenchError(f"cannot connect to {self.address[0]}:{self.address[1]}: "
+                             f"{exc}") from None
+        return sock, Answers(sock, f"{self.address[0]}:{self.address[1]}")
+
+    def send(self, count: int) -> None:
+        sent = 0
+        while sent < count:
+            batch = [self.turn[(sent + i) % len(self.turn)]
+                     for i in range(min(self.depth, count - sent))]
+            sent += len(batch)
+            if self.close_each:
+                sock, answers = self._connect()
+                with sock:
+                    self._exchange(sock, answers, batch, close=True)
+                    answers.until_closed()
+                continue
+            if self.sock is None or self.answers is None:
+                self.sock, self.answers = self._connect()
+            self._exchange(self.sock, self.answers, batch)
+
+    @staticmethod
+    def _exchange(sock: socket.socket, answers: Answers, batch: list[tuple[bytes, Request]],
+                  close: bool = False) -> None:
+        try:
+            sock.sendall(b"".join(wire for wire, _ in batch))
+        except OSError as exc:
+            raise BenchError(f"cannot send {batch[0][1].label}: {exc}") from None
+        for _, request in batch:
+            status, _body = answers.read(request, close)
+            problem = status_problem(request, status)
+            if problem:
+                raise BenchError(problem)
 
 
 def _callgrind(server: ServerProcess, command: str) -> None:

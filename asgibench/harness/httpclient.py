@@ -46,7 +46,7 @@ class Client:
             raise VerifyError(f"cannot connect to {host}:{port}: {exc}") from exc
         self.sock.settimeout(timeout)
         self.timeout = timeout
-        self.host = f"{host}:{port}"
+        self.host = workloads.authority(host, port)
         self.conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_BODY)
 
     def close(self) -> None:
@@ -63,26 +63,29 @@ class Client:
         return self._wire("GET", path, (("Accept", accept),), b"")
 
     def _wire(self, method: str, path: str, headers: Sequence[tuple[str, str]],
-              body: bytes, close: bool = False) -> bytes:
-        return workloads.wire(method, path, self.host, headers, body, close)
+              body: bytes, close: bool = False, chunked: bool = False) -> bytes:
+        return workloads.wire(method, path, self.host, headers, body, close, chunked)
 
     def get(self, path: str, accept: str, count: int = 1) -> list[Response]:
         """Send ``count`` requests in one write (pipelined when > 1), read all answers."""
         return self.exchange("GET", path, (("Accept", accept),), b"", count)
 
     def exchange(self, method: str, path: str, headers: Sequence[tuple[str, str]] = (),
-                 body: bytes = b"", count: int = 1, close: bool = False) -> list[Response]:
+                 body: bytes = b"", count: int = 1, close: bool = False,
+                 chunked: bool = False) -> list[Response]:
         """Send ``count`` identical requests in one write (pipelined when > 1), read every
-        answer; ``close`` asks the server to close after it (``Connection: close``)."""
-        wire = self._wire(method, path, headers, body, close)
+        answer; ``close`` asks the server to close after it (``Connection: close``);
+        ``chunked`` sends the body with ``Transfer-Encoding: chunked``."""
+        wire = self._wire(method, path, headers, body, close, chunked)
         try:
             self.sock.sendall(wire * count)
         except OSError as exc:
             raise VerifyError(f"cannot send the request: {exc}") from exc
-        return [self._read_one(method, path, headers, body, close) for _ in range(count)]
+        return [self._read_one(method, path, headers, body, close, chunked)
+                for _ in range(count)]
 
     def _read_one(self, method: str, path: str, headers: Sequence[tuple[str, str]],
-                  body: bytes, close: bool) -> Response:
+                  body: bytes, close: bool, chunked: bool = False) -> Response:
         conn = self.conn
         if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
             try:
@@ -91,9 +94,8 @@ class Client:
                 raise VerifyError("the server closed the connection after one response") \
                     from exc
         # Tell h11 what we sent (the bytes already went out raw).
-        sent = [("Host", self.host), *headers]
-        if body or method in ("POST", "PUT", "PATCH"):
-            sent.append(("Content-Length", str(len(body))))
+        sent = [("Host", self.host), *headers,
+                *workloads.framing_headers(method, body, chunked)]
         if close:
             sent.append(("Connection", "close"))
         conn.send(h11.Request(method=method, target=path, headers=sent))

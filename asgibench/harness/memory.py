@@ -5,6 +5,14 @@ children, so multi-process servers count whole) is read once it answers, then ag
 ``--connections`` clients have each made one request and stay connected, idle. The
 difference per connection is what one kept-alive client costs the server.
 
+The user's own app (``bench memory --app``) is measured the same way, lifespan included
+(it runs as the server runs it). Its workloads are verified first; each held connection
+then makes one request of them (round robin over the keep-alive workloads, each in its
+weighted turn): the start-up size is the app's, the held size adds what its requests
+left behind per connection. With ``--app`` alone the connections are held as opened,
+without a request (the app is not called): per connection is then the server's own cost
+of an idle connection.
+
 Linux only: it reads ``/proc``.
 """
 
@@ -20,9 +28,18 @@ from typing import Any
 
 from asgibench import protocols
 from asgibench.errors import BenchError
+from asgibench.harness import verify
+from asgibench.harness.cost import (
+    Answers,
+    app_env,
+    start_failure,
+    status_problem,
+    workload_requests,
+)
 from asgibench.harness.process import ServerProcess, StartFailed
 from asgibench.harness.servers import Launch
 from asgibench.harness.testtypes import TestType
+from asgibench.harness.workloads import Request, Workload, authority
 
 _SETTLE = 0.5  # seconds for the server to finish with the last connection before reading
 
@@ -36,6 +53,11 @@ class Footprint:
     idle_kib: int | None  # resident size once started
     held_kib: int | None  # with every connection open
     reason: str = ""
+    #: The user's app (``--app``; None: the built-in one), where it was imported from, and
+    #: the workloads whose requests the held connections made (none: held as opened).
+    app: str | None = None
+    app_dir: str | None = None
+    workloads: tuple[Workload, ...] = ()
 
     @property
     def per_connection_kib(self) -> float | None:
@@ -44,10 +66,20 @@ class Footprint:
         return (self.held_kib - self.idle_kib) / self.connections
 
     def to_json(self) -> dict[str, Any]:
-        return {"server": self.server, "loop": self.loop, "parser": self.parser,
-                "connections": self.connections, "idle_kib": self.idle_kib,
-                "held_kib": self.held_kib, "per_connection_kib": self.per_connection_kib,
-                "reason": self.reason}
+        """The row of a ``bench memory --out`` file; with ``--app``, also ``app``,
+        ``app_dir`` (when given) and ``workloads`` (their definitions, as ``bench run``
+        stores them; empty: the connections were held without a request)."""
+        out: dict[str, Any] = {
+            "server": self.server, "loop": self.loop, "parser": self.parser,
+            "connections": self.connections, "idle_kib": self.idle_kib,
+            "held_kib": self.held_kib, "per_connection_kib": self.per_connection_kib,
+            "reason": self.reason}
+        if self.app is not None:
+            out["app"] = self.app
+            if self.app_dir is not None:
+                out["app_dir"] = self.app_dir
+            out["workloads"] = [workload.to_dict() for workload in self.workloads]
+        return out
 
 
 #: The server every other row is compared with.
@@ -115,59 +147,67 @@ def _tree(pid: int) -> list[int]:
 
 
 def measure(launch: Launch, test: TestType, host: str, port: int, connections: int,
-            startup_timeout: float) -> Footprint:
-    server = ServerProcess(launch.argv, None)
+            startup_timeout: float, *, app: str | None = None, app_dir: str | None = None,
+            workloads: Sequence[Workload] = ()) -> Footprint:
+    """The resident size of ``launch`` once it answers, and while it holds ``connections``
+    connections. ``test`` is the readiness probe and, for the built-in app, the request
+    each connection makes. With ``app`` (``app_dir`` first on the server's
+    ``PYTHONPATH``), ``workloads`` are verified first (a failure is a failed row), then
+    each connection makes one request of the keep-alive ones (round robin over them, each
+    in its weighted turn; a ``connection = "close"`` workload holds nothing, so it is only
+    verified); with no workload the connections are held as opened, without a request."""
+    server = ServerProcess(launch.argv, None, app_env(app_dir))
+    held_by = [w for w in workloads if w.connection != "close"]
+    closing = [w.name for w in workloads if w.connection == "close"]
+    note = (f"{', '.join(closing)}: connection = close, verified but not held"
+            if closing else "")
 
-    def failed(reason: str) -> Footprint:
-        return Footprint(launch.server, launch.loop, launch.parser, connections, None, None,
-                         reason)
+    def row(idle: int | None, held: int | None, reason: str) -> Footprint:
+        return Footprint(launch.server, launch.loop, launch.parser, connections, idle, held,
+                         reason, app, app_dir, tuple(workloads))
+
+    turns: list[list[tuple[bytes, Request]]]
+    if app is None:
+        wire = (f"GET {test.path} HTTP/1.1\r\nHost: {authority(host, port)}\r\n"
+                f"Accept: {test.accept}\r\n\r\n").encode("latin-1")
+        turns = [[(wire, Request("GET", test.path, expect_status=200))]]
+    else:
+        turns = [workload_requests(w, authority(host, port)) for w in held_by]
 
     held: list[socket.socket] = []
     try:
-        server.start()
+        server.start_on(host, port)
         server.wait_ready(host, port, test, startup_timeout)
         assert server.proc is not None
+        for workload in workloads:
+            outcome = verify.verify_workload(workload, host, port)
+            if not outcome.passed:
+                return row(None, None, f"verification failed: {workload.name}: "
+                                       f"{outcome.summary()}")
         time.sleep(_SETTLE)
         idle = resident_kib(server.proc.pid)
-        request = (f"GET {test.path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                   f"Accept: {test.accept}\r\n\r\n").encode("latin-1")
-        for _ in range(connections):
+        for index in range(connections):
             sock = socket.create_connection((host, port), timeout=10)
             held.append(sock)
-            sock.sendall(request)
-            _read_response(sock)
+            if turns:
+                turn = turns[index % len(turns)]
+                wire, request = turn[(index // len(turns)) % len(turn)]
+                sock.sendall(wire)
+                status, _body = Answers(sock, authority(host, port)).read(request)
+                problem = status_problem(request, status)
+                if problem:
+                    raise BenchError(problem)
         time.sleep(_SETTLE)
         if not server.alive():
-            return failed(f"exited with status {server.returncode} holding connections")
-        return Footprint(launch.server, launch.loop, launch.parser, connections, idle,
-                         resident_kib(server.proc.pid))
+            return row(None, None, f"exited with status {server.returncode} holding "
+                                   "connections")
+        return row(idle, resident_kib(server.proc.pid), note)
     except StartFailed as exc:
-        return failed(exc.reason)
-    except OSError as exc:
-        return failed(f"after {len(held)} connection(s): {exc}")
+        return row(None, None, start_failure(exc))
+    except (OSError, BenchError) as exc:
+        return row(None, None, f"after {len(held)} connection(s): {exc}")
     finally:
         for sock in held:
             sock.close()
         server.stop(10.0)
         server.close()
-
-
-def _read_response(sock: socket.socket) -> None:
-    """Read one response with a Content-Length body (the benchmark app's), or fail."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise OSError("the server closed a keep-alive connection")
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise OSError("the server closed the connection mid-body")
-        body += chunk

@@ -1,6 +1,8 @@
 """From the selection options of ``bench run``, ``bench cost`` and ``bench memory`` to
 what runs: loop and parser names, concurrency levels, pipelining depths, the open-file
-limit, the launch plan, and the :class:`~asgibench.harness.runner.Runner` of a run.
+limit, the launch plan, and the :class:`~asgibench.harness.runner.Runner` of a run --
+or, with ``--url``, the :class:`~asgibench.harness.servers.Remote` server it measures
+without starting anything.
 
 Every mistake is a :class:`~asgibench.errors.BenchError` naming the option. Nothing here
 knows about click or ``sys.argv``: the ``bench`` commands turn flags into these calls.
@@ -9,8 +11,12 @@ knows about click or ``sys.argv``: the ``bench`` commands turn flags into these 
 from __future__ import annotations
 
 import dataclasses
+import importlib.machinery
+import importlib.util
 import os
 import sys
+import urllib.parse
+from collections.abc import Collection
 from typing import Any
 
 from rich.console import Console
@@ -28,7 +34,7 @@ from asgibench.harness import (
 )
 from asgibench.harness.ports import check_port, pick_port
 from asgibench.harness.runner import Runner, Settings
-from asgibench.harness.servers import RUST, Launch, Unsupported
+from asgibench.harness.servers import RUST, UNKNOWN, Launch, Remote, Unsupported
 from asgibench.harness.testtypes import TestType
 
 #: The two profiles. ``quick`` (the default) finishes a default run (every loop x parser
@@ -42,6 +48,27 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 FD_HEADROOM = 256  # file descriptors kept free beside the connections
 WRK_SLOW_CONNECT = 4096  # above this many connections wrk needs long measurements
+#: ``--url``: how long the target may take to accept a connection before the run is
+#: refused (name resolution included).
+PROBE_TIMEOUT_S = 5.0
+#: ``--url``: where the canned-response server of the driver's ceiling listens (on this
+#: machine, a free port): the target's address is someone else's.
+CEILING_HOST = "127.0.0.1"
+LABEL_MAX = 64
+#: The options that start or place a server: ``--url`` names one already running, so each
+#: is an error with it (parameter name, flag).
+URL_CONFLICTS = (
+    ("app", "--app"), ("app_dir", "--app-dir"), ("server_spec", "--server"),
+    ("loop_spec", "--loop"), ("proto_spec", "--proto"), ("host", "--host"),
+    ("port", "--port"),
+)
+
+
+class Unreachable(BenchError):
+    """``--url`` names no server that accepts connections. Exit status 1: the flags were
+    right, the server is not there."""
+
+    exit_code = 1
 
 
 def _split(text: str) -> list[str]:
@@ -189,16 +216,17 @@ def cap_levels(levels: dict[str, list[int]], limit: int | None) -> tuple[dict[st
     return out, notes
 
 
-def launches(server_spec: str, loop_spec: str, proto_spec: str,
-             host: str) -> list[Launch | Unsupported]:
-    """Launches (port 0, replaced per run by :func:`with_port`) and Unsupported entries
-    for a ``--server``/``--loop``/``--proto`` selection (``bench cost``, ``bench memory``)."""
+def launches(server_spec: str, loop_spec: str, proto_spec: str, host: str, port: int,
+             app: str = servers.APP_IMPORT) -> list[Launch | Unsupported]:
+    """Launches serving ``app`` on ``host:port``, and Unsupported entries, for a
+    ``--server``/``--loop``/``--proto`` selection (``bench cost``, ``bench memory``: they
+    start one server at a time, as ``bench run`` does, so one port serves them all)."""
     kinds = servers.resolve(server_spec)
     loop_names, _ = resolve_loops(loop_spec)
     parser_names = resolve_parsers(proto_spec)
     plan: list[Launch | Unsupported] = []
     for kind in kinds:
-        plan.extend(kind.plan(loop_names, parser_names, host, 0))
+        plan.extend(kind.plan(loop_names, parser_names, host, port, app))
     return plan
 
 
@@ -209,15 +237,89 @@ def require_launch(plan: list[Launch | Unsupported], verb: str) -> None:
             sorted({item.reason for item in plan if isinstance(item, Unsupported)})))
 
 
-def with_port(launch: Launch, port: int) -> Launch:
-    """The launch's argv with its port replaced (plans are built before ports are picked)."""
-    argv = list(launch.argv)
-    index = argv.index("--port") + 1
-    argv[index] = str(port)
-    return Launch(launch.server, launch.loop, launch.parser, argv, launch.note)
+def parse_url(url: str, label: str | None = None) -> Remote:
+    """``--url http://HOST[:PORT]`` (port 80 by default) and ``--label`` -> the
+    :class:`Remote` server. https, a path, a query, credentials are one-line BenchErrors:
+    asgibench speaks plain HTTP/1.1, and each request names its whole path. The default
+    label is ``HOST:PORT``."""
+    text = url.strip()
+    parts = urllib.parse.urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        raise BenchError(f"--url {url!r}: https is not supported (asgibench measures plain "
+                         "HTTP/1.1); give http://HOST[:PORT]")
+    if scheme != "http" or not parts.netloc:
+        raise BenchError(f"--url {url!r} is not http://HOST[:PORT] (e.g. "
+                         "http://127.0.0.1:8000)")
+    if parts.username is not None or parts.password is not None:
+        raise BenchError(f"--url {url!r}: credentials in the URL are not supported")
+    if parts.path not in ("", "/"):
+        prefix = parts.path.rstrip("/")
+        raise BenchError(f"--url {url!r}: a path is not supported; give the whole path in "
+                         f"each request, e.g. --endpoint 'GET {prefix}/items/1'")
+    if parts.query or parts.fragment:
+        raise BenchError(f"--url {url!r}: a query or fragment is not supported; put it in "
+                         "the request, e.g. --endpoint 'GET /search?q=x'")
+    try:
+        port = parts.port
+    except ValueError:
+        raise BenchError(f"--url {url!r}: the port must be a number from 1 to 65535") \
+            from None
+    host = parts.hostname
+    if not host:
+        raise BenchError(f"--url {url!r} names no host; give http://HOST[:PORT]")
+    if port is None:
+        port = 80
+    if port == 0:
+        raise BenchError(f"--url {url!r}: port 0 names no server; give its port")
+    shown = f"[{host}]" if ":" in host else host
+    name = f"{shown}:{port}" if label is None else label
+    if not name or len(name) > LABEL_MAX or not name.isprintable() or \
+            any(ch.isspace() for ch in name):
+        raise BenchError(f"--label {label!r}: give a name of 1 to {LABEL_MAX} characters "
+                         "without spaces")
+    return Remote(name, f"http://{shown}:{port}", host, port)
 
 
-def _app_and_tests(options: dict[str, Any]) -> tuple[str, str | None, list[TestType]]:
+def _target(options: dict[str, Any], given: Collection[str] | None) -> Remote | None:
+    """The ``--url`` server, or None; BenchError when ``--url`` comes with an option that
+    starts or places a server (``given``: the options the user set; None: those that hold
+    a value, for callers without a command line), or ``--label`` comes without it."""
+    url = options.get("url")
+    label = options.get("label")
+    if not url:
+        if label is not None:
+            raise BenchError("--label names the server at --url; it needs --url "
+                             "http://HOST:PORT")
+        return None
+    if given is None:
+        given = [name for name in ("app", "app_dir", "port") if options.get(name)]
+    clash = [flag for name, flag in URL_CONFLICTS if name in given]
+    if clash:
+        raise BenchError(f"--url cannot be combined with {', '.join(clash)}: the server at "
+                         "the URL is already running, so asgibench starts none")
+    return parse_url(str(url), label)
+
+
+def _check_app_found(app: str, app_dir: str | None) -> None:
+    """BenchError unless the top-level module of ``app`` (``MODULE:ATTR``) is where every
+    server imports it from: ``app_dir``, the current directory or this Python's path. The
+    module is found, not imported (the servers import it, lifespan and all), so a typo is
+    one line before any server, and valgrind, starts."""
+    top = app.partition(":")[0].split(".")[0]
+    places = [place for place in (app_dir, os.getcwd()) if place]
+    try:
+        found = importlib.machinery.PathFinder.find_spec(top, places) is not None or \
+            importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        where = f"--app-dir {app_dir}" if app_dir else "the current directory"
+        raise BenchError(f"--app {app!r}: no module {top!r} in {where} or on this Python's "
+                         "path")
+
+
+def app_and_tests(options: dict[str, Any]) -> tuple[str, str | None, list[TestType]]:
     """(the app every server serves, the directory it is imported from, the test types):
     the built-in app and test types, or the user's app with its ``--endpoint`` and
     ``--scenario`` workloads. Every mistake is a BenchError before anything starts."""
@@ -229,6 +331,8 @@ def _app_and_tests(options: dict[str, Any]) -> tuple[str, str | None, list[TestT
         if not os.path.isdir(app_dir):
             raise BenchError(f"--app-dir {app_dir!r} is not a directory")
         app_dir = os.path.abspath(app_dir)
+    if options.get("app"):
+        _check_app_found(app, app_dir)
     if not endpoints and not scenarios:
         if options.get("app"):
             raise BenchError("--app needs the requests to measure it with: --endpoint "
@@ -244,18 +348,37 @@ def _app_and_tests(options: dict[str, Any]) -> tuple[str, str | None, list[TestT
     if twice:
         raise BenchError(f"workload name {twice[0]!r} is used twice; name scenario "
                          "workloads apart from --endpoint ones")
+    for workload in found:
+        if workload.name in testtypes.TEST_TYPES:  # its weight and ranking rule would apply
+            raise workloads.ScenarioError(
+                f"{workload.source}: workload name {workload.name!r} is a built-in test "
+                "type's; choose another")
     return app, app_dir, [testtypes.from_workload(w) for w in found]
 
 
-def build(options: dict[str, Any], command: list[str] | None = None) -> tuple[Runner, str]:
+def build(options: dict[str, Any], command: list[str] | None = None,
+          given: Collection[str] | None = None) -> tuple[Runner, str]:
     """Validate every option of ``bench run`` (BenchError on a mistake) and build the
     Runner; return it with where the results file goes. ``options`` are the command's
-    parameters by name; ``command`` is recorded in the results file."""
-    app, app_dir, tests = _app_and_tests(options)
+    parameters by name; ``command`` is recorded in the results file; ``given`` names the
+    options the user set (not defaults), to refuse those ``--url`` cannot take.
+
+    With ``--url`` nothing is started: the plan is the one :class:`Remote` server, and
+    the run is refused (:class:`Unreachable`, one line) unless it accepts a connection
+    within :data:`PROBE_TIMEOUT_S`."""
+    target = _target(options, given)
+    if given is not None and "test_spec" in given and \
+            (options.get("endpoint_specs") or options.get("scenario_paths")):
+        raise BenchError("--test picks built-in test types and --endpoint/--scenario "
+                         "replace them: give one or the other")
+    app, app_dir, tests = app_and_tests(options)
     tests = apply_pipeline(tests, tuple(options.get("pipeline_spec") or ()))
-    kinds = servers.resolve(options["server_spec"])
-    loop_names, notes = resolve_loops(options["loop_spec"])
-    parser_names = resolve_parsers(options["proto_spec"])
+    if target is None:
+        kinds = servers.resolve(options["server_spec"])
+        loop_names, notes = resolve_loops(options["loop_spec"])
+        parser_names = resolve_parsers(options["proto_spec"])
+    else:
+        kinds, loop_names, parser_names, notes = [], [UNKNOWN], [UNKNOWN], []
     driver = drivers.get_driver(options["driver_name"])
     pins = pinning.plan(options["cpus"])
     if pins.note:
@@ -269,12 +392,22 @@ def build(options: dict[str, Any], command: list[str] | None = None) -> tuple[Ru
     levels, level_notes = cap_levels(levels, raise_fd_limit())
     notes.extend(level_notes)
 
-    host = options["host"]
-    port = options["port"]
-    if port:
-        check_port(host, port)
+    ceiling_addr: tuple[str, int] | None = None
+    if target is not None:
+        host, port = target.host, target.port
+        app = target.url
+        if not options.get("no_ceiling") and any(t.workload is None for t in tests):
+            ceiling_addr = (CEILING_HOST, pick_port(CEILING_HOST))
+        notes.append(f"--url {target.url}: the server was started outside asgibench, so "
+                     "its loop, parser, version, CPU pinning and machine are unknown (the "
+                     "environment and pinning recorded are the driver's side)")
     else:
-        port = pick_port(host)
+        host = options["host"]
+        port = options["port"]
+        if port:
+            check_port(host, port)
+        else:
+            port = pick_port(host)
 
     duration = float(options["duration"] if options.get("duration") is not None
                      else base["duration"])
@@ -284,10 +417,10 @@ def build(options: dict[str, Any], command: list[str] | None = None) -> tuple[Ru
                      f"{duration:g} s measurement; use --duration 10 or more at levels above "
                      f"{WRK_SLOW_CONNECT} (the python driver connects before measuring)")
 
-    plan: list[Launch | Unsupported] = []
+    plan: list[Launch | Unsupported | Remote] = [] if target is None else [target]
     for kind in kinds:
         plan.extend(kind.plan(loop_names, parser_names, host, port, app))
-    if not any(isinstance(item, Launch) for item in plan):
+    if target is None and not any(isinstance(item, Launch) for item in plan):
         reasons = sorted({item.reason for item in plan if isinstance(item, Unsupported)})
         raise BenchError("no requested combination can run: " + "; ".join(reasons[:3]))
 
@@ -312,9 +445,16 @@ def build(options: dict[str, Any], command: list[str] | None = None) -> tuple[Ru
         notes=notes,
         app=app,
         app_dir=app_dir,
+        target=target,
+        ceiling_addr=ceiling_addr,
     )
     out = options.get("out") or "results"
     results.check_writable(out)
+    if target is not None:
+        why = target.reachable(PROBE_TIMEOUT_S)
+        if why:
+            raise Unreachable(f"--url {target.url}: cannot connect ({why}); is the server "
+                              "running and listening there?")
     console = Console(stderr=True, highlight=False)
     runner = Runner(
         settings,
@@ -322,8 +462,8 @@ def build(options: dict[str, Any], command: list[str] | None = None) -> tuple[Ru
         driver,
         pins,
         progress.for_console(console, quiet=bool(options.get("quiet"))),
-        selection={"servers": [k.name for k in kinds], "loops": loop_names,
-                   "parsers": parser_names},
+        selection={"servers": [target.server] if target else [k.name for k in kinds],
+                   "loops": loop_names, "parsers": parser_names},
         command=command or ["bench", "run"],
     )
     return runner, out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import socket
+import time
 
 from asgibench.errors import BenchError
 
@@ -19,6 +20,17 @@ def port_is_free(host: str, port: int) -> bool:
             sock.bind((host, port))
         except OSError:
             return False
+    return True
+
+
+def wait_until_free(host: str, port: int, timeout: float = 3.0) -> bool:
+    """Wait for ``host:port`` to be bindable: the previous server on it, stopped a moment
+    ago, may still be releasing it (one port serves every server of a run in turn)."""
+    deadline = time.monotonic() + timeout
+    while not port_is_free(host, port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
     return True
 
 

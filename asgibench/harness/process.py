@@ -13,6 +13,7 @@ from typing import Any
 
 from asgibench.harness import pinning
 from asgibench.harness.httpclient import Client, VerifyError
+from asgibench.harness.ports import wait_until_free
 from asgibench.harness.testtypes import TestType
 
 OUTPUT_TAIL_LINES = 20
@@ -37,6 +38,14 @@ class ServerProcess:
         self.env = env
         self.log = tempfile.TemporaryFile()
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def start_on(self, host: str, port: int) -> None:
+        """:meth:`start`, once ``host:port`` is free: the server before it on that port
+        may still be releasing it. StartFailed if it stays taken."""
+        if not wait_until_free(host, port):
+            raise StartFailed(f"port {port} on {host} is busy (another process is "
+                              "listening)", "")
+        self.start()
 
     def start(self) -> None:
         kwargs: dict[str, Any] = {}

@@ -174,6 +174,13 @@ def weights(rankings: dict[str, list[RankRow]]) -> dict[str, float]:
     return {test: testtypes.weight(test) for test, rows in rankings.items() if rows}
 
 
+def weights_source(weights: dict[str, float]) -> str:
+    """Where the composite's weights (test -> weight) come from, for its title."""
+    if all(testtypes.TFB_WEIGHTS.get(test) == weight for test, weight in weights.items()):
+        return "TechEmpower's weights"
+    return "TechEmpower's weights for its types, each other type's own"
+
+
 def composite(rankings: dict[str, list[RankRow]]) -> list[CompositeRow]:
     """TFB-style composite over the types in ``rankings`` (empty with fewer than 2)."""
     weight = weights(rankings)

@@ -386,6 +386,14 @@ class Settings:
         out["notes"] = list(self.notes)  # last, as every results file so far has it
         return out
 
+    @property
+    def target(self) -> dict[str, Any] | None:
+        """``bench run --url``: ``{url, server, unknown}``, the server that was measured
+        without being started here (its loop, parser, version and pinning unknown);
+        None for a run that started its servers."""
+        value = self.extra.get("target")
+        return value if isinstance(value, dict) else None
+
 
 @dataclass
 class Run:

@@ -10,6 +10,13 @@
    SIGKILL after a bound). In round 1 the Date-refresh check runs at the end.
 3. Failures never abort the run: a server that does not start, fails verification or
    crashes mid-run becomes a ``failed`` entry with the last lines of its output.
+
+With ``--url`` the one server is a :class:`~asgibench.harness.servers.Remote` that is
+already running: nothing is started or stopped (the canned server of the ceiling excepted,
+on this machine), each round verifies and measures it the same way, and one that stops
+accepting connections is failed as a crash. Its loop, parser and version are recorded as
+unknown, and the environment leaves out the server packages: they are this machine's,
+not the target's.
 """
 
 from __future__ import annotations
@@ -21,12 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asgibench import __version__
-from asgibench.harness import environment, servers, verify, workloads
+from asgibench.harness import environment, servers, testtypes, verify, workloads
 from asgibench.harness.app import DELAY_ENV
 from asgibench.harness.drivers import Driver, DriverError, LoadResult, LoadSpec
 from asgibench.harness.httpclient import Client, VerifyError
 from asgibench.harness.pinning import PinPlan
-from asgibench.harness.ports import port_is_free
 from asgibench.harness.process import ServerProcess, StartFailed
 from asgibench.harness.progress import NullProgress
 from asgibench.harness.results import (
@@ -43,7 +49,7 @@ from asgibench.harness.results import (
     Settings as RunSettings,
 )
 from asgibench.harness.runmarker import RunMarker
-from asgibench.harness.servers import APP_IMPORT, Launch, Unsupported
+from asgibench.harness.servers import APP_IMPORT, Launch, Remote, Unsupported
 from asgibench.harness.testtypes import TestType
 
 CLIENT_BOUND_FRACTION = 0.8  # within 20% of the driver's ceiling
@@ -54,6 +60,11 @@ PRIMER_CONNECTIONS = 8  # TFB's primer
 SETTLE_FAST_S = 0.1
 SETTLE_TIMEOUT_S = 30.0
 _STARTUP_ESTIMATE_S = 1.0
+#: ``--url``: seconds the server may take to accept a connection before it counts as gone.
+REMOTE_ALIVE_TIMEOUT_S = 5.0
+#: Packages only the servers use (asgibench's parsers, the peers): with ``--url`` the
+#: versions installed here say nothing of the target, so the environment leaves them out.
+SERVER_PACKAGES = ("httptools", "zttp", "uvicorn", "hypercorn", "granian")
 
 
 @dataclass
@@ -73,15 +84,34 @@ class Settings:
     stop_timeout: float = 5.0
     ceiling: bool = True
     notes: list[str] = field(default_factory=list)
-    app: str = APP_IMPORT  # MODULE:ATTR every server serves
+    app: str = APP_IMPORT  # MODULE:ATTR every server serves; with --url, the URL
     app_dir: str | None = None  # put first on the servers' import path (--app-dir)
+    target: Remote | None = None  # --url: the server already running (host, port: its)
+    #: Where the canned server of the ceiling listens when not at (host, port) (--url).
+    ceiling_addr: tuple[str, int] | None = None
+
+
+class RemoteServer:
+    """What the runner asks of a server process, for one it did not start (``--url``):
+    alive while it accepts connections; no output, no exit status, nothing to stop."""
+
+    returncode = None
+
+    def __init__(self, target: Remote) -> None:
+        self.target = target
+
+    def alive(self) -> bool:
+        return self.target.reachable(REMOTE_ALIVE_TIMEOUT_S) is None
+
+    def output(self) -> str:
+        return ""
 
 
 class Runner:
     def __init__(
         self,
         settings: Settings,
-        plan: list[Launch | Unsupported],
+        plan: list[Launch | Unsupported | Remote],
         driver: Driver,
         pins: PinPlan,
         progress: NullProgress | None = None,
@@ -90,7 +120,7 @@ class Runner:
     ) -> None:
         self.settings = settings
         self.plan = plan
-        self.launches = [item for item in plan if isinstance(item, Launch)]
+        self.launches = [item for item in plan if isinstance(item, (Launch, Remote))]
         self.driver = driver
         self.pins = pins
         self.progress = progress or NullProgress()
@@ -109,20 +139,27 @@ class Runner:
     def _init_entries(self) -> None:
         for item in self.plan:
             for test in self.settings.tests:
+                # A --url server's version is unknown, whatever its label resembles.
+                version = None if isinstance(item, Remote) else \
+                    self._server_versions.get(item.server)
                 entry = Entry(item.server, item.loop, item.parser, test.name,
-                              server_version=self._server_versions.get(item.server))
+                              server_version=version)
                 if isinstance(item, Unsupported):
                     entry.status, entry.reason = "unsupported", item.reason
                 else:
                     entry.levels = [Level(level, test.pipeline)
                                     for level in self.settings.levels[test.name]]
-                    entry.extra["command"] = item.argv
+                    if isinstance(item, Remote):
+                        entry.extra["url"] = item.url
+                    else:
+                        entry.extra["command"] = item.argv
                 self.entries[entry.key] = entry
 
-    def _entry(self, launch: Launch, test: TestType) -> Entry:
+    def _entry(self, launch: Launch | Remote, test: TestType) -> Entry:
         return self.entries[(*launch.key, test.name)]
 
-    def _fail(self, launch: Launch, phase: str, reason: str, output: str | None = None,
+    def _fail(self, launch: Launch | Remote, phase: str, reason: str,
+              output: str | None = None,
               tests: list[TestType] | None = None) -> None:
         for test in tests or self.settings.tests:
             entry = self._entry(launch, test)
@@ -154,7 +191,8 @@ class Runner:
     def _run(self) -> Run:
         self.progress.start(self.planned_seconds())
         try:
-            if self.settings.ceiling and self.launches:
+            if self.settings.ceiling and self.launches and \
+                    any(t.workload is None for t in self.settings.tests):
                 self._measure_ceiling()
             count = len(self.launches)
             for round_no in range(1, self.settings.repeat + 1):
@@ -179,9 +217,10 @@ class Runner:
         return out
 
     def _spec(self, test: TestType, connections: int, duration: float, pipeline: int,
-              port: int | None = None) -> LoadSpec:
-        host, port = self.settings.host, port or self.settings.port
+              address: tuple[str, int] | None = None) -> LoadSpec:
+        host, port = address or (self.settings.host, self.settings.port)
         workload = test.workload
+        authority = workloads.authority(host, port)
         return LoadSpec(
             host=host,
             port=port,
@@ -191,20 +230,21 @@ class Runner:
             pipeline=pipeline,
             timeout=self.settings.timeout,
             accept=test.accept,
-            test=None if workload else test.name,
+            test=test.name if testtypes.is_registered(test) else None,
             cpus=self.pins.driver,
             slots=self.pins.driver_slots(),
-            wires=workloads.wires(workload, f"{host}:{port}") if workload else (),
+            wires=workloads.wires(workload, authority) if workload else (),
             close=bool(workload and workload.connection == "close"),
         )
 
     def _measure_ceiling(self) -> None:
         s = self.settings
-        argv = [sys.executable, "-m", "asgibench.harness.canned", "--host", s.host,
-                "--port", str(s.port)]
+        address = s.ceiling_addr or (s.host, s.port)
+        argv = [sys.executable, "-m", "asgibench.harness.canned", "--host", address[0],
+                "--port", str(address[1])]
         server = ServerProcess(argv, self.pins.server)
         try:
-            self._start(server, s.tests[0])
+            self._start(server, s.tests[0], address)
         except StartFailed as exc:
             for test in s.tests:
                 for level in s.levels[test.name]:
@@ -221,7 +261,7 @@ class Runner:
                     record = Ceiling(test.name, level, test.pipeline)
                     try:
                         result = self.driver.run(self._spec(test, level, s.duration,
-                                                            test.pipeline))
+                                                            test.pipeline, address))
                     except DriverError as exc:
                         record.status, record.reason = "failed", str(exc)
                     else:
@@ -233,24 +273,21 @@ class Runner:
             server.stop(s.stop_timeout)
             server.close()
 
-    def _start(self, server: ServerProcess, first_test: TestType) -> float:
+    def _start(self, server: ServerProcess, first_test: TestType,
+               address: tuple[str, int] | None = None) -> float:
         s = self.settings
-        if not port_is_free(s.host, s.port):
-            # The previous server's port may take a moment to be released.
-            deadline = time.monotonic() + 3
-            while not port_is_free(s.host, s.port):
-                if time.monotonic() > deadline:
-                    raise StartFailed(f"port {s.port} on {s.host} is busy (another process "
-                                      "is listening)", "")
-                time.sleep(0.1)
-        server.start()
+        host, port = address or (s.host, s.port)
+        server.start_on(host, port)
         try:
-            return server.wait_ready(s.host, s.port, first_test, s.startup_timeout)
+            return server.wait_ready(host, port, first_test, s.startup_timeout)
         except StartFailed:
             server.stop(s.stop_timeout)
             raise
 
-    def _run_launch(self, launch: Launch, round_no: int) -> None:
+    def _run_launch(self, launch: Launch | Remote, round_no: int) -> None:
+        if isinstance(launch, Remote):
+            self._run_remote(launch, round_no)
+            return
         s = self.settings
         env = dict(os.environ)
         if s.app_dir:
@@ -280,7 +317,20 @@ class Runner:
                         f"round {round_no}: {note}")
             server.close()
 
-    def _verify_and_measure(self, launch: Launch, server: ServerProcess, round_no: int,
+    def _run_remote(self, target: Remote, round_no: int) -> None:
+        """One round on the ``--url`` server: nothing to start or stop."""
+        tag = f"round {round_no}/{self.settings.repeat} · {target.server}"
+        server = RemoteServer(target)
+        why = target.reachable(REMOTE_ALIVE_TIMEOUT_S)
+        if why:
+            reason = f"cannot connect to {target.url}: {why}"
+            self._fail(target, "start", reason)
+            self.progress.note(f"[red]failed[/] {target.label}: {reason}")
+            return
+        self._verify_and_measure(target, server, round_no, tag)
+
+    def _verify_and_measure(self, launch: Launch | Remote,
+                            server: ServerProcess | RemoteServer, round_no: int,
                             tag: str) -> None:
         s = self.settings
         first_date: tuple[TestType, str | None, float] | None = None
@@ -322,8 +372,8 @@ class Runner:
                 self._fail(launch, "verify", f"verification failed: date_refresh: "
                            f"{check.detail}", None, runnable)
 
-    def _measure_test(self, launch: Launch, server: ServerProcess, test: TestType,
-                      round_no: int, tag: str) -> bool:
+    def _measure_test(self, launch: Launch | Remote, server: ServerProcess | RemoteServer,
+                      test: TestType, round_no: int, tag: str) -> bool:
         """Prime, warm up and measure every level; False if the server died."""
         s = self.settings
         entry = self._entry(launch, test)
@@ -357,7 +407,7 @@ class Runner:
             self.progress.done_step()
         return True
 
-    def _settle(self, test: TestType, server: ServerProcess) -> float:
+    def _settle(self, test: TestType, server: ServerProcess | RemoteServer) -> float:
         """Wait until the server answers a fresh request quickly; return seconds waited."""
         s = self.settings
         started = time.monotonic()
@@ -374,10 +424,11 @@ class Runner:
                 break
         return time.monotonic() - started
 
-    def _crashed(self, launch: Launch, server: ServerProcess, test: TestType,
-                 connections: int, round_no: int, kind: str) -> bool:
-        reason = (f"server exited with status {server.returncode} during {test.name} "
-                  f"{kind} c={connections} (round {round_no})")
+    def _crashed(self, launch: Launch | Remote, server: ServerProcess | RemoteServer,
+                 test: TestType, connections: int, round_no: int, kind: str) -> bool:
+        what = f"{launch.url} stopped accepting connections" if isinstance(launch, Remote) \
+            else f"server exited with status {server.returncode}"
+        reason = f"{what} during {test.name} {kind} c={connections} (round {round_no})"
         self._fail(launch, "crash", reason, server.output())
         self.progress.note(f"[red]crashed[/] {launch.label}: {reason}")
         self.progress.done_step()
@@ -396,11 +447,25 @@ class Runner:
     def results(self) -> Run:
         """Everything measured so far, as a results :class:`Run`."""
         s = self.settings
-        delay_raw = os.environ.get(DELAY_ENV, "").strip()
+        # The delay is injected into the app of the servers started here; not a --url one.
+        delay_raw = "" if s.target else os.environ.get(DELAY_ENV, "").strip()
         try:
             delay = float(delay_raw) if delay_raw else 0.0
         except ValueError:
             delay = 0.0
+        env = environment.environment(self.pins.usable)
+        pins = self.pins.to_dict()
+        target: dict[str, Any] = {}
+        if s.target:
+            env["packages"] = {name: version for name, version in env["packages"].items()
+                               if name not in SERVER_PACKAGES}
+            # The CPUs of a server started elsewhere are unknown; the canned server of
+            # the ceiling ran on the server CPUs of the plan.
+            pins["ceiling_server_cpus"] = pins["server_cpus"]
+            pins["server_cpus"] = None
+            target = {"target": {"url": s.target.url, "server": s.target.server,
+                                 "unknown": ["loop", "parser", "server_version",
+                                             "server_cpus", "environment"]}}
         settings = RunSettings(
             profile=s.profile,
             driver=self.driver.describe(self.pins.driver_slots()),
@@ -412,10 +477,9 @@ class Runner:
             servers=self.selection.get("servers", []),
             loops=self.selection.get("loops", []),
             parsers=self.selection.get("parsers", []),
-            app=s.app, app_delay_ms=max(delay, 0.0), pinning=self.pins.to_dict(),
+            app=s.app, app_delay_ms=max(delay, 0.0), pinning=pins,
             notes=list(s.notes), extra={"client_bound_fraction": CLIENT_BOUND_FRACTION,
-                                        **self._workload_extra()},
+                                        **target, **self._workload_extra()},
         )
-        return Run(self.created, __version__, self.command,
-                   environment.environment(self.pins.usable), settings, self.ceiling,
+        return Run(self.created, __version__, self.command, env, settings, self.ceiling,
                    list(self.entries.values()), self.interrupted)

@@ -102,9 +102,15 @@ SCHEMA: dict[str, Any] = {
                 "app": _STR,
                 "app_delay_ms": _NUM,
                 "pinning": _obj({"method": _STR, "server_cpus": _CPUS, "driver_cpus": _CPUS,
-                                 "note": _STR}),
+                                 "note": _STR}, {"ceiling_server_cpus": _CPUS}),
                 "notes": {"type": "array", "items": _STR},
-            }
+            },
+            {
+                # bench run --url: the server asgibench did not start, and what is
+                # therefore not known about it.
+                "target": _obj({"url": _STR, "server": _STR},
+                               {"unknown": {"type": "array", "items": _STR}}),
+            },
         ),
         "ceiling": {
             "type": "array",

@@ -14,12 +14,17 @@ access log off, log level warning:
 
 "selector" on a peer means its asyncio loop, which *is* the selector loop off Windows.
 A combination a server cannot do becomes an :class:`Unsupported` entry, never dropped.
+
+A server asgibench does not start (``bench run --url``) is a :class:`Remote`: where it
+listens and the name it is ranked under; its loop and parser are :data:`UNKNOWN`.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import socket
 import sys
+import threading
 from dataclasses import dataclass, field
 from importlib import metadata
 
@@ -32,6 +37,8 @@ APP_IMPORT = "asgibench.harness.app:app"
 #: Parser name for servers with a built-in parser that cannot be swapped.
 RUST = "rust"
 LOG_LEVEL = "warning"
+#: The loop and parser of a server asgibench did not start (``--url``): not known here.
+UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,45 @@ class Unsupported:
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.server, self.loop, self.parser)
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A server that is already running, anywhere (``bench run --url``): asgibench
+    verifies and measures it but never starts or stops it. ``server`` is the name its
+    entries are ranked under (``--label``); its loop, parser and version are unknown."""
+
+    server: str
+    url: str  # http://HOST:PORT, as recorded
+    host: str
+    port: int
+    loop: str = UNKNOWN
+    parser: str = UNKNOWN
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.server, self.loop, self.parser)
+
+    @property
+    def label(self) -> str:
+        return f"{self.server} ({self.url})"
+
+    def reachable(self, timeout: float) -> str | None:
+        """None when it accepts a TCP connection within ``timeout`` s, else why not (one
+        line). Bounded even when resolving the name hangs: the attempt runs in a thread."""
+        outcome: list[str | None] = []
+
+        def attempt() -> None:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=timeout):
+                    outcome.append(None)
+            except OSError as exc:
+                outcome.append(exc.strerror or str(exc) or type(exc).__name__)
+
+        thread = threading.Thread(target=attempt, name="asgibench-probe", daemon=True)
+        thread.start()
+        thread.join(timeout + 0.5)
+        return outcome[0] if outcome else f"no connection within {timeout:g} s"
 
 
 def _version(dist: str) -> str | None:

@@ -142,7 +142,7 @@ def verify_workload(workload: Workload, host: str, port: int) -> Verification:
                 for round_no in range(1, rounds + 1):
                     response = client.exchange(request.method, request.path,
                                                request.headers, request.body,
-                                               close=close)[0]
+                                               close=close, chunked=request.chunked)[0]
                     if round_no == 1:
                         result.first_date = result.first_date or \
                             (response.values("date") or [None])[0]
@@ -160,7 +160,8 @@ def verify_workload(workload: Workload, host: str, port: int) -> Verification:
                 if workload.pipeline > 1 and not close and result.passed:
                     responses = client.exchange(request.method, request.path,
                                                 request.headers, request.body,
-                                                count=workload.pipeline)
+                                                count=workload.pipeline,
+                                                chunked=request.chunked)
                     bad = [c for r in responses for c in _workload_checks(request, r)
                            if not c.ok]
                     result.checks.append(Check(f"pipelining {request.label}", not bad,
@@ -175,7 +176,10 @@ def _why(bad: list[Check]) -> str:
 
 
 def _workload_checks(request: Request, response: Response) -> list[Check]:
-    problem = request.check(response.status, response.body)
+    headers: dict[str, str] = {}
+    for name, value in response.headers:
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    problem = request.check(response.status, response.body, headers)
     return [
         Check("expected", problem is None, problem or ""),
         Check("http_version", response.http_version == "1.1",

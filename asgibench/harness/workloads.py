@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,18 +52,32 @@ class Request:
     expect_body_contains: str | None = None
     expect_json_keys: tuple[str, ...] = ()
     weight: int = 1
+    #: Send the body with ``Transfer-Encoding: chunked`` instead of ``Content-Length``.
+    chunked: bool = False
+    #: An exact check of the response beyond the expectations (built-in workloads: an
+    #: upload's checksum, a gzip body that must decompress): ``(headers, body)`` -> None
+    #: or a one-line reason; ``headers`` maps lower-cased names to values.
+    check_exact: Callable[[Mapping[str, str], bytes], str | None] | None = \
+        field(default=None, compare=False)
 
     @property
     def label(self) -> str:
-        return f"{self.method} {self.path}"
+        return f"{self.method} {self.path}" + (" (chunked)" if self.chunked else "")
 
-    def check(self, status: int, body: bytes) -> str | None:
+    def status_problem(self, status: int) -> str | None:
+        """None when ``status`` is the expected one (``expect_status``, else any 2xx), else
+        a one-line reason. Under load only this is checked: bodies were, at verification."""
+        expected = self.expect_status
+        if (status == expected) if expected is not None else 200 <= status <= 299:
+            return None
+        return f"status {status}, expected {expected if expected is not None else '2xx'}"
+
+    def check(self, status: int, body: bytes,
+              headers: Mapping[str, str] | None = None) -> str | None:
         """None when the response is what this request expects, else a one-line reason."""
-        if self.expect_status is None:
-            if not 200 <= status <= 299:
-                return f"status {status}, expected 2xx"
-        elif status != self.expect_status:
-            return f"status {status}, expected {self.expect_status}"
+        problem = self.status_problem(status)
+        if problem:
+            return problem
         if self.expect_body_contains is not None and \
                 self.expect_body_contains.encode() not in body:
             return f"body does not contain {self.expect_body_contains!r}"
@@ -77,6 +91,8 @@ class Request:
             missing = [key for key in self.expect_json_keys if key not in document]
             if missing:
                 return f"JSON body lacks {', '.join(map(repr, missing))}"
+        if self.check_exact is not None:
+            return self.check_exact(headers or {}, body)
         return None
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,6 +102,7 @@ class Request:
             "body_bytes": len(self.body), "expect_status": self.expect_status,
             "expect_body_contains": self.expect_body_contains,
             "expect_json_keys": list(self.expect_json_keys), "weight": self.weight,
+            **({"chunked": True} if self.chunked else {}),
         }
 
 
@@ -335,24 +352,47 @@ def _content_type_for(body: bytes, name: str) -> tuple[tuple[str, str], ...]:
     return (("Content-Type", "application/json"),)
 
 
-def wire(method: str, path: str, host: str, headers: Sequence[tuple[str, str]] = (),
-         body: bytes = b"", close: bool = False) -> bytes:
-    """The bytes of one HTTP/1.1 request, as every client here sends it: Host, the given
-    headers, Content-Length when there is a body (or the method carries one), and
-    ``Connection: keep-alive`` or ``close``."""
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}",
-             *(f"{name}: {value}" for name, value in headers)]
+#: The chunk size of a chunked request body: large enough that framing is a small part of
+#: the bytes, small enough that a 20 MiB upload arrives as hundreds of chunks.
+CHUNK_SIZE = 64 * 1024
+
+
+def authority(host: str, port: int) -> str:
+    """``host:port`` as a ``Host`` header and a URL carry it (an IPv6 address bracketed,
+    RFC 3986 §3.2.2)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def framing_headers(method: str, body: bytes, chunked: bool = False) -> list[tuple[str, str]]:
+    """The body-framing header every client here sends: ``Transfer-Encoding: chunked``, or
+    ``Content-Length`` when there is a body (or the method carries one)."""
+    if chunked:
+        return [("Transfer-Encoding", "chunked")]
     if body or method in ("POST", "PUT", "PATCH"):
-        lines.append(f"Content-Length: {len(body)}")
+        return [("Content-Length", str(len(body)))]
+    return []
+
+
+def wire(method: str, path: str, host: str, headers: Sequence[tuple[str, str]] = (),
+         body: bytes = b"", close: bool = False, chunked: bool = False) -> bytes:
+    """The bytes of one HTTP/1.1 request, as every client here sends it: Host, the given
+    headers, the body's framing (:func:`framing_headers`) and ``Connection: keep-alive``
+    or ``close``; a chunked body in :data:`CHUNK_SIZE` chunks (RFC 9112 §7.1)."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}",
+             *(f"{name}: {value}" for name, value in headers),
+             *(f"{name}: {value}" for name, value in framing_headers(method, body, chunked))]
     lines.append(f"Connection: {'close' if close else 'keep-alive'}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    if not chunked:
+        return head + body
+    chunks = [b"%x\r\n%s\r\n" % (len(body[i:i + CHUNK_SIZE]), body[i:i + CHUNK_SIZE])
+              for i in range(0, len(body), CHUNK_SIZE)]
+    return head + b"".join(chunks) + b"0\r\n\r\n"
 
 
-def wires(workload: Workload, host: str) -> tuple[str, ...]:
-    """The workload's requests as the load drivers send them, each repeated by its weight
-    and interleaved (weights 3 and 1: A A B A, not A A A B), as latin-1 strings (JSON- and
-    Lua-safe carriers of exact bytes)."""
-    close = workload.connection == "close"
+def turn(workload: Workload) -> tuple[Request, ...]:
+    """The workload's requests in the order the load drivers send them, each repeated by
+    its weight and interleaved (weights 3 and 1: A A B A, not A A A B)."""
     order: list[Request] = []
     credit = dict.fromkeys(range(len(workload.requests)), 0)
     total = sum(r.weight for r in workload.requests)
@@ -362,5 +402,17 @@ def wires(workload: Workload, host: str) -> tuple[str, ...]:
         best = max(credit, key=lambda i: credit[i])
         credit[best] -= total
         order.append(workload.requests[best])
-    return tuple(wire(r.method, r.path, host, r.headers, r.body, close).decode("latin-1")
-                 for r in order)
+    return tuple(order)
+
+
+def request_wire(request: Request, host: str, close: bool = False) -> bytes:
+    """The bytes of ``request`` (``host`` as ``HOST:PORT``)."""
+    return wire(request.method, request.path, host, request.headers, request.body, close,
+                request.chunked)
+
+
+def wires(workload: Workload, host: str) -> tuple[str, ...]:
+    """:func:`turn` as the bytes the load drivers send, as latin-1 strings (JSON- and
+    Lua-safe carriers of exact bytes)."""
+    close = workload.connection == "close"
+    return tuple(request_wire(r, host, close).decode("latin-1") for r in turn(workload))

@@ -391,7 +391,8 @@ def _composite_panel(report: Report) -> str:
         return "".join(out)
     out.append(
         f"<p class=\"sub\">Each test type's figure divided by that type's best, times "
-        f"its weight ({_e(weights)}; TechEmpower's weights), summed; only "
+        f"its weight ({_e(weights)}; {_e(report.weights_source)}), "
+        "summed; only "
         "configurations that have every type.</p>"
     )
     for group in report.groups:

@@ -254,7 +254,8 @@ def render(report: Report) -> str:
             "## Composite",
             "",
             f"Each test type's figure divided by that type's best, times its weight "
-            f"({weights}; TechEmpower's weights), summed; only configurations with "
+            f"({weights}; {report.weights_source}), summed; only "
+            f"configurations with "
             f"every type.",
             "",
         ]

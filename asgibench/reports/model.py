@@ -277,6 +277,11 @@ class Report:
         """How many runs measured ``row``'s ranked level."""
         return self.row_runs.get((row.run, row.server, row.loop, row.parser, row.test), 1)
 
+    @property
+    def weights_source(self) -> str:
+        """Where the composite's weights come from (TechEmpower's, or 1 for other types)."""
+        return ranking.weights_source(self.weights)
+
     def summary_line(self) -> str:
         """``4 configurations ranked · test types: plaintext, json · 2026-12-01``."""
         configs = {
@@ -470,8 +475,24 @@ def run_info(run: Run) -> RunInfo:
                 f"({pins.get('method', '?')})",
             )
         )
+    elif s.target and pins.get("driver_cpus"):  # bench run --url: no server started here
+        facts.append(
+            (
+                "pinning",
+                f"driver on CPU {fmt.cpus(pins.get('driver_cpus'))} "
+                f"({pins.get('method', '?')}); the server's: unknown",
+            )
+        )
     else:
         facts.append(("pinning", f"not pinned ({pins.get('note') or 'n/a'})"))
+    if s.target:
+        facts.append(
+            (
+                "server",
+                f"{s.target.get('server')} at {s.target.get('url')}, started outside "
+                "asgibench (--url)",
+            )
+        )
     facts.append(
         (
             "selection",

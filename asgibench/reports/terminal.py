@@ -31,6 +31,9 @@ def render(run: Run, console: Console) -> None:
     pinned = (f"server on CPU {fmt.cpus(pins['server_cpus'])}, driver on CPU "
               f"{fmt.cpus(pins['driver_cpus'])}" if pins.get("server_cpus") else
               f"not pinned ({pins.get('note') or 'n/a'})")
+    if settings.target:  # bench run --url: the server was not started here
+        pinned = (f"driver on CPU {fmt.cpus(pins['driver_cpus'])}" if pins.get("driver_cpus")
+                  else "driver not pinned") + f" · server at {settings.target.get('url')}"
     repeat = settings.repeat
     console.print()
     console.print(
@@ -81,8 +84,9 @@ def render(run: Run, console: Console) -> None:
         for row in composite:
             table.add_row(str(row.rank), row.server, row.loop, row.parser, f"{row.score:.3f}")
         console.print()
-        console.print(f"[bold]composite[/] (each type normalised to its best, TFB weights: "
-                      f"{weights})", soft_wrap=True)
+        source = ranking.weights_source(ranking.weights(rankings))
+        console.print(f"[bold]composite[/] (each type normalised to its best, times its "
+                      f"weight: {weights}; {source})", soft_wrap=True)
         console.print(table)
     _ceiling(run, console)
     _failures(run.entries, console)

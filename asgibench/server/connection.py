@@ -247,6 +247,9 @@ class HTTPConnection(asyncio.Protocol):
             "raw_path": raw_path,
             "query_string": query,
             "headers": check.headers,
+            # A new dict per request: a middleware that adds or removes an extension
+            # changes its own request only.
+            "extensions": {"http.response.pathsend": {}},
             # A copy per request (ASGI); a new empty dict when lifespan set nothing.
             "state": state.lifespan_state.copy() if state.lifespan_state else {},
         }

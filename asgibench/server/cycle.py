@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 from typing import TYPE_CHECKING, Any
 
 from asgibench.server import http11
@@ -22,6 +24,13 @@ _CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
 # this size, each after the previous one drained below the high-water mark, so a slow
 # reader of a large body costs about one piece plus the transport's buffer, on every loop.
 LARGE_BODY = 64 * 1024
+# http.response.pathsend reads the file in pieces of this size, each written after the
+# transport drained below its high-water mark (docs/server.md).
+PATHSEND_PIECE = 256 * 1024
+# O_NONBLOCK: opening a FIFO must not block the loop (it is then refused as not a regular
+# file); it changes nothing for the reads of a regular file.
+_END_OF_BODY = {"type": "http.response.body", "body": b"", "more_body": False}
+_PATHSEND_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 class RequestCycle:
@@ -190,6 +199,9 @@ class RequestCycle:
             self.response_started = True
             return
         if kind != "http.response.body" or self.response_complete:
+            if kind == "http.response.pathsend" and not self.response_complete:
+                await self._send_path(message)  # off the hot path: only here
+                return
             raise RuntimeError(
                 f"unexpected {kind!r}: "
                 + ("the response is complete" if self.response_complete else "body expected")
@@ -251,6 +263,56 @@ class RequestCycle:
                 await conn.drain()
         if self.chunked:
             conn.write(b"\r\n" if more_body else b"\r\n0\r\n\r\n")
+
+    async def _send_path(self, message: dict[str, Any]) -> None:
+        """``http.response.pathsend``: the file's contents end the body (docs/server.md).
+
+        Read in PATHSEND_PIECE pieces, each sent as a body part (the body path frames it,
+        writes large pieces uncopied and waits for the transport to drain), then the
+        final empty part. Reads are blocking: fine for a regular file on a local disk.
+        """
+        path = message.get("path")
+        if not isinstance(path, str) or not path:
+            raise RuntimeError(f"http.response.pathsend needs a path string, got {path!r}")
+        # A relative path is opened against the working directory, as the app's own
+        # os.stat() resolved it (Starlette's FileResponse passes its path unchanged).
+        fd = os.open(path, _PATHSEND_FLAGS)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise RuntimeError(f"http.response.pathsend: {path!r} is not a regular file")
+            size = info.st_size
+            declared = self.content_length
+            # Checked before a byte is sent, so a mismatch is a 500, not a cut response.
+            # A HEAD (or 204/304) is checked alike: it gets the status a GET would get.
+            if declared is not None and self.sent_length + size != declared:
+                longer = self.sent_length + size > declared
+                raise RuntimeError(
+                    f"response body {'longer' if longer else 'shorter'} than its "
+                    f"Content-Length ({path!r} is {size} bytes)"
+                )
+            transport = self.conn.transport
+            remaining = 0 if self.bodiless else size
+            while remaining and not (self.disconnected or self.response_complete
+                                     or transport.is_closing()):
+                data = os.read(fd, min(remaining, PATHSEND_PIECE))
+                if not data:
+                    break  # the file shrank since fstat(): said below
+                remaining -= len(data)
+                await self.send({"type": "http.response.body", "body": data, "more_body": True})
+        finally:
+            os.close(fd)
+        if self.disconnected or self.response_complete:
+            return  # the client left, or the server answered in the app's place
+        if transport.is_closing():
+            # The server is cutting the connection (the request body turned out malformed
+            # after the head went out): end quietly, as a body send into it would.
+            self.response_complete = True
+            self.conn.response_complete(self)
+            return
+        if remaining:  # the file shrank since fstat(): a cut, never a short "whole" body
+            raise RuntimeError(f"http.response.pathsend: {path!r} shrank while it was sent")
+        await self.send(_END_OF_BODY)
 
     def _start(self, status: int, headers: Any) -> None:
         self.status = status

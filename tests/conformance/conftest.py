@@ -73,6 +73,19 @@ def _combo_params() -> list[Any]:
 COMBOS = _combo_params()
 
 
+def _loop_params() -> list[Any]:
+    """One cell per loop, with the first installed parser: for behaviour that rests on the
+    loop's transport (back-pressure, a file changing under a send), not on parsing."""
+    proto = PROTOS[0] if PROTOS else "h11"
+    return [pytest.param((loop, proto), id=f"{loop}-{proto}",
+                         marks=[pytest.mark.skip(reason=skip)] if skip else [])
+            for loop, skip in LOOP_STATUSES]
+
+
+#: Use as ``@pytest.mark.parametrize("combo", LOOP_COMBOS)`` in place of the full matrix.
+LOOP_COMBOS = _loop_params()
+
+
 @pytest.fixture(params=COMBOS)
 def combo(request: pytest.FixtureRequest) -> tuple[str, str]:
     """(loop, proto) of the current matrix cell."""

@@ -72,6 +72,7 @@ def test_a_scenario_mix_and_short_lived_connections(tmp_path: Path, driver: str)
 
 @pytest.mark.parametrize(("args", "needle"), [
     (["--endpoint", "FETCH /x"], "method 'FETCH'"),
+    (["--endpoint", "GET /health", "--test", "json"], "give one or the other"),
     (["--scenario", "nope.toml"], "nope.toml: no such scenario file"),
     ([], "--app needs the requests to measure it with"),
 ])
@@ -81,4 +82,15 @@ def test_mistakes_are_one_line_before_anything_starts(tmp_path: Path, args: list
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], proc.stderr
+    assert not out.exists()
+
+
+def test_a_workload_named_like_a_built_in_type_is_refused(tmp_path: Path) -> None:
+    """A workload called ``json`` would be ranked and weighted as TechEmpower's json."""
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('[[workload]]\nname = "json"\n[[workload.request]]\npath = "/"\n')
+    proc, out = bench_run(tmp_path, "--scenario", str(scenario))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().endswith(f"run: error: {scenario}:1: workload name 'json' "
+                                        "is a built-in test type's; choose another")
     assert not out.exists()

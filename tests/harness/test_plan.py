@@ -54,3 +54,17 @@ def test_pipeline_option_sets_depth_per_test_or_for_all():
 def test_pipeline_option_rejects_bad_values(value):
     with pytest.raises(BenchError):
         plan.apply_pipeline(testtypes.resolve("plaintext,json"), (value,))
+
+
+def test_launches_serve_the_given_app_on_the_given_port_for_every_server() -> None:
+    """bench cost and bench memory launch on one port: each server's own flag carries it
+    (hypercorn's is --bind HOST:PORT, which a --port search once missed)."""
+    from asgibench.harness.servers import Launch
+
+    found = [item for item in plan.launches("all", "asyncio", "h11,rust", "127.0.0.1",
+                                            8123, "main:app")
+             if isinstance(item, Launch)]
+    assert found
+    for launch in found:
+        line = " ".join(launch.argv)
+        assert "8123" in line and "main:app" in line, line

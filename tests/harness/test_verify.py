@@ -60,7 +60,7 @@ def test_check_response_failures(resp: Response, expected: set[str]) -> None:
 
 
 def test_verify_canned_passes(canned_port: int) -> None:
-    for test in testtypes.resolve("all"):
+    for test in [t for t in testtypes.resolve("all") if t.canned is not None]:
         outcome = verify.verify(test, "127.0.0.1", canned_port)
         assert outcome.passed, outcome.summary()
         names = {c.name for c in outcome.checks}

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from asgibench.harness.workloads import authority
 from asgibench.registry import Registry
 
 ERROR_KINDS = ("connect", "read", "write", "timeout")
@@ -48,8 +49,7 @@ class LoadSpec:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{self.path}"
+        return f"http://{authority(self.host, self.port)}{self.path}"
 
 
 @dataclass

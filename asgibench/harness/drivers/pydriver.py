@@ -63,7 +63,11 @@ class PythonDriver(Driver):
         count = max(1, min(spec.slots, spec.connections))
         shares = [spec.connections // count + (1 if i < spec.connections % count else 0)
                   for i in range(count)]
-        workers = [_WorkerProcess(spec, share, i) for i, share in enumerate(shares)]
+        payload = asdict(spec)
+        for local in ("cpus", "slots", "connections"):
+            payload.pop(local, None)
+        shared = json.dumps(payload)  # once: a workload's requests can be megabytes
+        workers = [_WorkerProcess(spec, shared, share, i) for i, share in enumerate(shares)]
         try:
             for worker in workers:
                 worker.start()
@@ -83,12 +87,9 @@ class PythonDriver(Driver):
 class _WorkerProcess:
     """The parent's handle on one worker process."""
 
-    def __init__(self, spec: LoadSpec, connections: int, index: int) -> None:
-        payload = asdict(spec)
-        payload["connections"] = connections
-        payload.pop("cpus", None)
-        payload.pop("slots", None)
-        self.payload = json.dumps(payload)
+    def __init__(self, spec: LoadSpec, payload: str, connections: int, index: int) -> None:
+        self.payload = payload
+        self.connections = connections
         self.cpus = spec.cpus
         self.index = index
         self.proc: subprocess.Popen[str] | None = None
@@ -98,7 +99,7 @@ class _WorkerProcess:
     def start(self) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", WORKER_MODULE, self.payload],
+            [sys.executable, "-m", WORKER_MODULE],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -109,6 +110,8 @@ class _WorkerProcess:
         threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines), daemon=True
                          ).start()
         threading.Thread(target=self._pump_err, daemon=True).start()
+        # The spec and this worker's share of the connections (pyworker's protocol).
+        self._tell(f"{self.payload}\n{self.connections}\n")
 
     @staticmethod
     def _pump(stream: Any, lines: queue.Queue[str | None]) -> None:
@@ -143,9 +146,12 @@ class _WorkerProcess:
                 return message
 
     def go(self) -> None:
+        self._tell("go\n")
+
+    def _tell(self, text: str) -> None:
         assert self.proc is not None and self.proc.stdin is not None
         try:
-            self.proc.stdin.write("go\n")
+            self.proc.stdin.write(text)
             self.proc.stdin.flush()
         except OSError as exc:
             raise DriverError(f"python driver worker {self.index}: {exc}") from exc

@@ -10,7 +10,9 @@ compare against known-good bodies, the full check otherwise), so wrong bodies co
 errors. Latency is measured from a batch's write to each response's arrival, into a
 log-linear histogram (<= 0.4% error).
 
-Protocol (internal): ``python -m asgibench.harness.drivers.pyworker SPEC_JSON`` prints
+Protocol (internal): ``python -m asgibench.harness.drivers.pyworker`` reads the spec as
+one JSON line on stdin (not an argument: a workload's requests can be megabytes) and its
+share of the connections on the next, prints
 ``{"ready": ...}``, waits for ``go`` on stdin, runs, prints ``{"result": ...}`` as JSON.
 """
 
@@ -26,8 +28,11 @@ from typing import Any
 from asgibench import loops
 from asgibench.harness import testtypes
 from asgibench.harness.drivers import ERROR_KINDS, bucket_us
+from asgibench.harness.workloads import authority
 
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE).search
+#: A response this much larger than what has arrived is gathered (see ``partial``).
+_GATHER_FROM = 256 * 1024
 _CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE).search
 _CONNECT_PARALLEL = 256
 _RECONNECT_DELAY = 0.05
@@ -59,6 +64,10 @@ class _Connection(asyncio.Protocol):
         self.good = load.good_bodies
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
+        # A response larger than one read: its bytes gather here until ``need`` are in,
+        # so a 1 MiB body costs one join, not a copy of the buffer per read.
+        self.partial = bytearray()
+        self.need = 0
         self.pending = 0
         self.sent_at = 0.0
         self.closing = False
@@ -78,6 +87,11 @@ class _Connection(asyncio.Protocol):
         self.transport.write(batch)  # type: ignore[union-attr]
 
     def data_received(self, data: bytes) -> None:
+        if self.need:
+            self.partial += data
+            if len(self.partial) < self.need:
+                return
+            data, self.partial, self.need = bytes(self.partial), bytearray(), 0
         now = time.perf_counter()
         buffer = self.buffer + data if self.buffer else data
         size = len(buffer)
@@ -93,6 +107,8 @@ class _Connection(asyncio.Protocol):
             if match is not None:
                 end = head_end + 4 + int(match.group(1))
                 if end > size:
+                    if end - pos > _GATHER_FROM:
+                        self.need = end - pos
                     break
                 body = buffer[head_end + 4 : end]
             else:
@@ -114,6 +130,9 @@ class _Connection(asyncio.Protocol):
             else:
                 stats.bad_body += 1
         self.buffer = buffer[pos:] if pos < size else b""
+        if self.need:
+            self.partial += self.buffer
+            self.buffer = b""
         if not done:
             return
         self.pending -= done
@@ -176,9 +195,8 @@ class _Load:
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
-        host_header = spec["host"] if ":" not in spec["host"] else f"[{spec['host']}]"
         request = (
-            f"GET {spec['path']} HTTP/1.1\r\nHost: {host_header}:{spec['port']}\r\n"
+            f"GET {spec['path']} HTTP/1.1\r\nHost: {authority(spec['host'], spec['port'])}\r\n"
             f"Accept: {spec['accept']}\r\nConnection: keep-alive\r\n\r\n"
         ).encode("latin-1")
         self.depth = max(int(spec["pipeline"]), 1)
@@ -308,11 +326,12 @@ async def _worker_main(spec: dict[str, Any]) -> None:
     print(json.dumps({"result": result}), flush=True)
 
 
-def main(argv: list[str]) -> int:
-    spec = json.loads(argv[0])
+def main() -> int:
+    spec = json.loads(sys.stdin.readline())
+    spec["connections"] = int(sys.stdin.readline())
     loops.run(_worker_main(spec), loop=spec.get("loop") or "auto")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

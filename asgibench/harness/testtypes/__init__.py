@@ -10,6 +10,7 @@ Facts (routes, Content-Type patterns, levels, ranking rule, weights) follow
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ ACCEPT_JSON = (
 #: Ranking rules: "best" = the best level's figure (json, plaintext, db, fortune);
 #: "last" = the last level's figure (query, update, cached-query).
 RANKING_RULES = ("best", "last")
+LEVEL_KINDS = ("concurrency", "queries")
 
 
 @dataclass(frozen=True)
@@ -60,18 +62,44 @@ class TestType:
     extra_checks: tuple[tuple[str, Callable[[bytes], str | None]], ...] = field(default=())
     #: The ASGI handler that serves ``path`` in the benchmark app (asgibench.harness.app).
     handler: Callable[..., Awaitable[None]] | None = None
+    #: More (path, handler) routes of the benchmark app, e.g. one per static file.
+    routes: tuple[tuple[str, Callable[..., Awaitable[None]]], ...] = ()
     #: (Content-Type, body) the canned-response server answers ``path`` with.
     canned: tuple[bytes, bytes] | None = None
-    #: Set for a workload of the user's own app (``--endpoint``, ``--scenario``): its
-    #: requests replace ``GET path``, and it is verified by its own expectations rather
-    #: than TechEmpower's rules.
-    workload: Workload | None = None
+    #: Set for a workload (the user's ``--endpoint``/``--scenario``, or a built-in
+    #: HttpArena-style type such as ``upload``): its requests replace ``GET path``, and it
+    #: is verified by its requests' own expectations rather than TechEmpower's rules. A
+    #: function is called on first use of :attr:`workload`, so a workload with large
+    #: bodies costs nothing in the processes that only serve it.
+    workload_source: Workload | Callable[[], Workload] | None = field(default=None,
+                                                                      repr=False)
+    #: What a level is: ``concurrency`` (connections), or ``queries``: the N appended to
+    #: ``path`` (``/queries?queries=`` + N), at ``query_concurrency`` connections
+    #: (TechEmpower's query, update and cached-query: their levels are 1, 5, 10, ... rows).
+    level_kind: str = "concurrency"
+    query_concurrency: int = 512
+    #: Needs the benchmark database (``asgibench.harness.db``): db, query, fortune, update.
+    database: bool = False
 
     def __post_init__(self) -> None:
+        if self.level_kind not in LEVEL_KINDS:
+            raise ValueError(f"level_kind must be one of {LEVEL_KINDS}, not "
+                             f"{self.level_kind!r}")
         if self.ranking not in RANKING_RULES:
             raise ValueError(f"ranking must be one of {RANKING_RULES}, not {self.ranking!r}")
         if not self.levels or not self.quick_levels:
             raise ValueError("a test type needs at least one level")
+
+    @functools.cached_property
+    def workload(self) -> Workload | None:
+        """The workload this type sends, or None for a TechEmpower ``GET path`` type."""
+        source = self.workload_source
+        return source() if callable(source) else source
+
+    def level_path(self, level: int) -> str:
+        """The request path at ``level``: ``path`` itself, or ``path`` + N for a
+        ``queries`` type."""
+        return f"{self.path}{level}" if self.level_kind == "queries" else self.path
 
     def body_ok(self, body: bytes) -> bool:
         """Fast check used under load."""
@@ -91,6 +119,11 @@ class TestType:
 TEST_TYPES: Registry[TestType] = Registry("test type", {
     "plaintext": "asgibench.harness.testtypes.plaintext:TEST_TYPE",
     "json": "asgibench.harness.testtypes.json_serialization:TEST_TYPE",
+    "short-lived": "asgibench.harness.testtypes.short_lived:TEST_TYPE",
+    "upload": "asgibench.harness.testtypes.upload:TEST_TYPE",
+    "compression": "asgibench.harness.testtypes.compression:TEST_TYPE",
+    "static": "asgibench.harness.testtypes.static:TEST_TYPE",
+    "mixed": "asgibench.harness.testtypes.mixed:TEST_TYPE",
 })
 
 
@@ -101,7 +134,8 @@ def register(test_type: TestType) -> TestType:
 
 
 #: Display and run order for the built-in types; unknown ones follow alphabetically.
-_ORDER = ("plaintext", "json", "db", "queries", "fortunes", "updates", "cached-queries")
+_ORDER = ("plaintext", "json", "db", "queries", "fortunes", "updates", "cached-queries",
+          "short-lived", "upload", "compression", "static", "mixed")
 #: TechEmpower's composite weights and ranking rules (docs/techempower.md), for test types
 #: a results file names but this asgibench has not registered (a registered type's own
 #: ``weight`` and ``ranking`` win). Both spellings TechEmpower has used are listed.
@@ -156,7 +190,14 @@ def from_workload(workload: Workload) -> TestType:
         content_type=re.compile(".*"), check_body=lambda body: None,
         levels=levels, quick_levels=workload.concurrency or WORKLOAD_QUICK_LEVELS,
         pipeline=workload.pipeline, description=", ".join(r.label for r in workload.requests),
-        workload=workload)
+        workload_source=workload)
+
+
+def is_registered(test: TestType) -> bool:
+    """True for a registered type (a load driver can look its body check up by name);
+    False for a workload of the user's app, which belongs to one run (its name may not
+    be a registered type's: ``bench run`` refuses that)."""
+    return test.name in TEST_TYPES
 
 
 def get(name: str) -> TestType:
