@@ -67,7 +67,8 @@ it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
                        "it).",
     test="plaintext,json",
     test_help=lambda: f"{tests_help()} TechEmpower's plaintext and json by default; all "
-                      "adds HttpArena's short-lived, upload, compression, static and mixed.",
+                      "adds HttpArena's short-lived, upload, compression, static and mixed, and "
+                      "websocket-echo, websocket-echo-16k, websocket-connect (python driver).",
 )
 @option("--driver", "driver_name", default="auto", show_default=True, metavar="NAME",
         help=drivers_help)
@@ -99,6 +100,13 @@ it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
 @click.option("--pipeline", "pipeline_spec", multiple=True, metavar="[TEST=]N",
               help="HTTP pipelining depth under load for every test (1 = none) or one "
                    "(plaintext=1); default: TechEmpower's (plaintext 16, json 1).")
+@click.option("--ws", "ws_spec", default="all", show_default=True, metavar="NAME,...",
+              help="WebSocket implementations for the websocket-* test types (uvicorn's "
+                   "--ws names: websockets, wsproto, websockets-sansio; all = websockets "
+                   "and wsproto, auto = websockets if installed): uvicorn and asgibench "
+                   "are launched once per implementation, shown as parser PARSER+IMPL; "
+                   "hypercorn (wsproto) and granian (its own) serve them natively. "
+                   "Ignored without WebSocket test types.")
 @click.option("--timeout", type=click.FloatRange(min=0.5), default=8.0, show_default=True,
               help="Seconds before a request counts as timed out (TFB: 8).")
 @click.option("--cpus", default="auto", show_default=True, metavar="auto|none|S:D",

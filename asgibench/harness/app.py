@@ -4,7 +4,8 @@ granian).
 
 Routes: one per registered test type, served by the test type's own ``handler`` (see
 ``asgibench/harness/testtypes/`` and ``docs/techempower.md``); anything else is 404
-``Not Found``.
+``Not Found``. A WebSocket test type's path (``/ws``) is upgraded and echoes; a
+``websocket`` scope for any other path is refused (the server answers 403).
 
 The app sets ``Content-Type`` and ``Content-Length``; ``Server`` and ``Date`` are the
 server's job. Lifespan is supported (startup/shutdown complete immediately).
@@ -39,6 +40,9 @@ _NOT_FOUND_HEADERS = [
 ROUTES = {path: handler for test in map(testtypes.get, testtypes.names())
           for path, handler in ((test.path, test.handler), *test.routes)
           if handler is not None}
+#: path -> handler of the ``websocket`` scope: the WebSocket test types' routes.
+WEBSOCKET_ROUTES = {test.path: test.handler for test in map(testtypes.get, testtypes.names())
+                    if test.websocket is not None and test.handler is not None}
 
 
 def _read_delay() -> float:
@@ -63,9 +67,15 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             await asyncio.sleep(DELAY_S)
         # The route's handler is awaited directly: as deep as the inline code it replaced.
         await ROUTES.get(scope["path"], _not_found)(scope, receive, send)
+    elif kind == "websocket":
+        handler = WEBSOCKET_ROUTES.get(scope["path"])
+        if handler is not None:
+            await handler(scope, receive, send)
+        elif (await receive())["type"] == "websocket.connect":
+            await send({"type": "websocket.close"})  # refused: the server answers 403
     elif kind == "lifespan":
         await _lifespan(receive, send)
-    # websocket and unknown scopes: return without accepting; servers answer 403/close.
+    # unknown scopes: return.
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:

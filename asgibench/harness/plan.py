@@ -127,6 +127,46 @@ def resolve_parsers(spec: str) -> list[str]:
     return out
 
 
+def resolve_ws(spec: str) -> list[str]:
+    """``--ws`` -> WebSocket implementation names (uvicorn's ``--ws`` names). ``all``:
+    websockets and wsproto, each where installed; ``auto``: websockets if installed, else
+    wsproto (uvicorn's own rule)."""
+    wanted = _split(spec)
+    if not wanted:
+        raise BenchError("--ws is empty; give WebSocket implementations, or all")
+    out: list[str] = []
+    for name in wanted:
+        if name == "all":
+            names = [n for n in servers.WS_DEFAULT_ALL if servers.installed(n)]
+        elif name == "auto":
+            names = ["websockets" if servers.installed("websockets") else "wsproto"]
+        elif name in servers.WS_IMPLS:
+            names = [name]
+        else:
+            raise BenchError(f"unknown WebSocket implementation {name!r}; choose from: "
+                             f"{', '.join(['all', 'auto', *servers.WS_IMPLS])}")
+        out.extend(n for n in names if n not in out)
+    if not out:
+        raise BenchError("--ws all: neither websockets nor wsproto is installed "
+                         "(pip install websockets wsproto)")
+    return out
+
+
+def websocket_driver(name: str, tests: list[TestType]) -> str:
+    """The driver for a run: ``auto`` is the Python driver when a WebSocket test type is
+    in it, and wrk for one is a BenchError (wrk speaks no WebSocket)."""
+    wanted = name.strip().lower()
+    names = [t.name for t in tests if t.websocket is not None]
+    if not names:
+        return wanted
+    if wanted == "auto":
+        return "python"
+    if wanted == "wrk":
+        raise BenchError(f"--driver wrk cannot drive {', '.join(names)}: wrk speaks no "
+                         "WebSocket; use --driver python (auto picks it)")
+    return wanted
+
+
 def parse_levels(values: tuple[str, ...], tests: list[str]) -> dict[str, list[int]]:
     """``--levels 16,64`` (every test) and/or ``--levels json=16,64`` (one test)."""
     out: dict[str, list[int]] = {}
@@ -379,7 +419,9 @@ def build(options: dict[str, Any], command: list[str] | None = None,
         parser_names = resolve_parsers(options["proto_spec"])
     else:
         kinds, loop_names, parser_names, notes = [], [UNKNOWN], [UNKNOWN], []
-    driver = drivers.get_driver(options["driver_name"])
+    driver = drivers.get_driver(websocket_driver(options["driver_name"], tests))
+    ws_impls = resolve_ws(options.get("ws_spec") or "all") \
+        if any(t.websocket is not None for t in tests) else []
     pins = pinning.plan(options["cpus"])
     if pins.note:
         notes.append(pins.note)
@@ -396,7 +438,7 @@ def build(options: dict[str, Any], command: list[str] | None = None,
     if target is not None:
         host, port = target.host, target.port
         app = target.url
-        if not options.get("no_ceiling") and any(t.workload is None for t in tests):
+        if not options.get("no_ceiling") and any(t.has_ceiling for t in tests):
             ceiling_addr = (CEILING_HOST, pick_port(CEILING_HOST))
         notes.append(f"--url {target.url}: the server was started outside asgibench, so "
                      "its loop, parser, version, CPU pinning and machine are unknown (the "
@@ -419,7 +461,7 @@ def build(options: dict[str, Any], command: list[str] | None = None,
 
     plan: list[Launch | Unsupported | Remote] = [] if target is None else [target]
     for kind in kinds:
-        plan.extend(kind.plan(loop_names, parser_names, host, port, app))
+        plan.extend(kind.plan(loop_names, parser_names, host, port, app, ws_impls))
     if target is None and not any(isinstance(item, Launch) for item in plan):
         reasons = sorted({item.reason for item in plan if isinstance(item, Unsupported)})
         raise BenchError("no requested combination can run: " + "; ".join(reasons[:3]))
@@ -447,6 +489,7 @@ def build(options: dict[str, Any], command: list[str] | None = None,
         app_dir=app_dir,
         target=target,
         ceiling_addr=ceiling_addr,
+        ws=ws_impls,
     )
     out = options.get("out") or "results"
     results.check_writable(out)

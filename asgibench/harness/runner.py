@@ -89,6 +89,8 @@ class Settings:
     target: Remote | None = None  # --url: the server already running (host, port: its)
     #: Where the canned server of the ceiling listens when not at (host, port) (--url).
     ceiling_addr: tuple[str, int] | None = None
+    #: ``--ws``: the WebSocket implementations of a run with WebSocket test types.
+    ws: list[str] = field(default_factory=list)
 
 
 class RemoteServer:
@@ -153,6 +155,8 @@ class Runner:
                         entry.extra["url"] = item.url
                     else:
                         entry.extra["command"] = item.argv
+                if test.websocket is not None and not isinstance(item, Remote) and item.ws:
+                    entry.extra["ws"] = item.ws
                 self.entries[entry.key] = entry
 
     def _entry(self, launch: Launch | Remote, test: TestType) -> Entry:
@@ -192,7 +196,7 @@ class Runner:
         self.progress.start(self.planned_seconds())
         try:
             if self.settings.ceiling and self.launches and \
-                    any(t.workload is None for t in self.settings.tests):
+                    any(t.has_ceiling for t in self.settings.tests):
                 self._measure_ceiling()
             count = len(self.launches)
             for round_no in range(1, self.settings.repeat + 1):
@@ -235,6 +239,9 @@ class Runner:
             slots=self.pins.driver_slots(),
             wires=workloads.wires(workload, authority) if workload else (),
             close=bool(workload and workload.connection == "close"),
+            websocket=test.websocket is not None,
+            message_size=test.websocket.size if test.websocket else 0,
+            storm=bool(test.websocket and test.websocket.storm),
         )
 
     def _measure_ceiling(self) -> None:
@@ -253,8 +260,8 @@ class Runner:
             server.close()
             return
         try:
-            # A workload of the user's app has no canned answer: no ceiling for it.
-            for test in [t for t in s.tests if t.workload is None]:
+            # A workload or a WebSocket type has no canned answer: no ceiling for it.
+            for test in [t for t in s.tests if t.has_ceiling]:
                 for level in s.levels[test.name]:
                     label = f"driver ceiling · {test.name} c={level}"
                     self.progress.step(label, s.duration)
@@ -339,8 +346,12 @@ class Runner:
             entry = self._entry(launch, test)
             if entry.status != "ok":
                 continue
-            outcome = verify.verify_workload(test.workload, s.host, s.port) \
-                if test.workload else verify.verify(test, s.host, s.port)
+            if test.websocket is not None:
+                outcome = verify.verify_websocket(test, s.host, s.port)
+            elif test.workload is not None:
+                outcome = verify.verify_workload(test.workload, s.host, s.port)
+            else:
+                outcome = verify.verify(test, s.host, s.port)
             if entry.verification is None:
                 entry.verification = Verification.from_dict(outcome.to_dict())
             if not outcome.passed:
@@ -350,7 +361,7 @@ class Runner:
                 self.progress.note(f"[red]failed verification[/] {launch.label} {test.name}: "
                                    f"{outcome.summary()}")
                 continue
-            if first_date is None:
+            if first_date is None and test.websocket is None:  # no Date in a WebSocket
                 first_date = (test, outcome.first_date, outcome.first_date_at)
             runnable.append(test)
 
@@ -479,7 +490,8 @@ class Runner:
             parsers=self.selection.get("parsers", []),
             app=s.app, app_delay_ms=max(delay, 0.0), pinning=pins,
             notes=list(s.notes), extra={"client_bound_fraction": CLIENT_BOUND_FRACTION,
-                                        **target, **self._workload_extra()},
+                                        **target, **self._workload_extra(),
+                                        **({"ws": list(s.ws)} if s.ws else {})},
         )
         return Run(self.created, __version__, self.command, env, settings, self.ceiling,
                    list(self.entries.values()), self.interrupted)

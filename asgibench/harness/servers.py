@@ -50,6 +50,9 @@ class Launch:
     parser: str
     argv: list[str] = field(compare=False)
     note: str = field(default="", compare=False)
+    #: The WebSocket implementation, in a run with WebSocket test types: the one chosen
+    #: (``parser`` is then ``HTTP-PARSER+IMPL``) or the server's own (hypercorn: wsproto).
+    ws: str | None = field(default=None, compare=False)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -68,6 +71,7 @@ class Unsupported:
     loop: str
     parser: str
     reason: str
+    ws: str | None = field(default=None, compare=False)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -178,14 +182,40 @@ class ServerKind:
     def parser_reason(self, parser: str) -> str:
         return f"{self.name} cannot use the {parser} parser"
 
+    # WebSockets (a run with WebSocket test types) ------------------------------------
+
+    #: True for a server whose WebSocket implementation is chosen on its command line
+    #: (uvicorn's and asgibench's ``--ws``): one launch per implementation asked for.
+    ws_selectable = False
+
+    def ws_arg(self, impl: str) -> str | None:
+        """The server's flag value for WebSocket implementation ``impl`` (None: cannot)."""
+        return None
+
+    def ws_reason(self, impl: str) -> str:
+        return f"{self.name} has no WebSocket implementation {impl}"
+
+    def native_ws(self) -> str | None:
+        """The WebSocket implementation of a server that has one, not chosen (recorded)."""
+        return None
+
+    def with_ws(self, argv: list[str], ws_arg: str | None) -> list[str]:
+        """``argv`` for a run with WebSocket test types (``ws_arg``: the implementation's
+        flag value for a ``ws_selectable`` server)."""
+        return argv
+
     # Shared --------------------------------------------------------------------------
 
     def plan(self, loops: list[str], parsers: list[str], host: str, port: int,
-             app: str = APP_IMPORT) -> list[Launch | Unsupported]:
+             app: str = APP_IMPORT, ws: list[str] | tuple[str, ...] = ()
+             ) -> list[Launch | Unsupported]:
         """One Launch or Unsupported per requested (loop, parser), in a stable order.
 
         A server with a fixed parser gets one Launch per loop with that parser, and an
-        Unsupported for every other parser asked for.
+        Unsupported for every other parser asked for. ``ws``: the WebSocket
+        implementations of a run with WebSocket test types; a ``ws_selectable`` server
+        gets one per (loop, parser) and implementation, its parser shown as
+        ``PARSER+IMPL``; any other serves WebSockets its own way, once.
         """
         out: list[Launch | Unsupported] = []
         fixed = self.fixed_parser()
@@ -195,8 +225,8 @@ class ServerKind:
                 if loop_arg is None:
                     out.append(Unsupported(self.name, loop, fixed, self.loop_reason(loop)))
                 else:
-                    out.append(Launch(self.name, loop, fixed,
-                                      self.argv(loop_arg, fixed, host, port, app)))
+                    out.extend(self._launches(loop, fixed, self.argv(loop_arg, fixed, host,
+                                                                      port, app), ws))
                 out.extend(Unsupported(self.name, loop, parser, self.parser_reason(parser))
                            for parser in parsers if parser != fixed)
                 continue
@@ -207,9 +237,32 @@ class ServerKind:
                 elif parser_arg is None:
                     out.append(Unsupported(self.name, loop, parser, self.parser_reason(parser)))
                 else:
-                    out.append(Launch(self.name, loop, parser,
-                                      self.argv(loop_arg, parser_arg, host, port, app)))
+                    out.extend(self._launches(loop, parser, self.argv(
+                        loop_arg, parser_arg, host, port, app), ws))
         return out
+
+    def _launches(self, loop: str, parser: str, argv: list[str],
+                  ws: list[str] | tuple[str, ...]) -> list[Launch | Unsupported]:
+        if not ws:
+            return [Launch(self.name, loop, parser, argv)]
+        if not self.ws_selectable:
+            return [Launch(self.name, loop, parser, self.with_ws(argv, None),
+                           ws=self.native_ws())]
+        out: list[Launch | Unsupported] = []
+        for impl in ws:
+            arg = self.ws_arg(impl)
+            label = f"{parser}+{impl}"
+            if arg is None:
+                out.append(Unsupported(self.name, loop, label, self.ws_reason(impl), ws=impl))
+            else:
+                out.append(Launch(self.name, loop, label, self.with_ws(argv, arg), ws=impl))
+        return out
+
+
+#: WebSocket implementations ``bench run --ws`` can name (uvicorn's ``--ws`` names);
+#: ``all`` means the first two, each where installed.
+WS_IMPLS = ("websockets", "wsproto", "websockets-sansio")
+WS_DEFAULT_ALL = ("websockets", "wsproto")
 
 
 def asyncio_alias(loop: str) -> str | None:

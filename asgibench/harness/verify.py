@@ -22,7 +22,7 @@ from typing import Any
 
 from asgibench.harness.httpclient import IO_TIMEOUT, Client, Response, VerifyError
 from asgibench.harness.testtypes import TestType
-from asgibench.harness.workloads import Request, Workload
+from asgibench.harness.workloads import Request, Workload, authority
 
 DATE_FORMAT = "%a, %d %b %Y %H:%M:%S GMT"
 DATE_SKEW_S = 10.0  # a Date this far from our clock is wrong (same machine)
@@ -255,3 +255,55 @@ def check_date_refresh(test_type: TestType, host: str, port: int, first_date: st
     elapsed = time.monotonic() - first_at
     return Check("date_refresh", ok, "" if ok else
                  f"Date still {first_date!r} {elapsed:.1f} s later")
+
+
+def verify_websocket(test_type: TestType, host: str, port: int,
+                     timeout: float = IO_TIMEOUT) -> Verification:
+    """Verify a WebSocket test type with the ``websockets`` library's sync client: the
+    upgrade answered 101 with the right ``Sec-WebSocket-Accept`` (the library checks the
+    key), every message of :data:`~asgibench.harness.testtypes.websocket_echo.VERIFY_SIZES`
+    echoed byte for byte, as text and as binary, each in the frame type it was sent in,
+    and a close (1000) answered with a close. No compression is offered, as the driver
+    offers none."""
+    from websockets.exceptions import WebSocketException
+    from websockets.sync.client import connect
+
+    from asgibench.harness.testtypes import websocket_echo
+
+    result = Verification(test=test_type.name)
+    add = result.checks.append
+    url = f"ws://{authority(host, port)}{test_type.path}"
+    try:
+        ws = connect(url, open_timeout=timeout, close_timeout=timeout, compression=None,
+                     max_size=None, ping_interval=None, proxy=None)
+    except (OSError, TimeoutError, WebSocketException) as exc:
+        add(Check("handshake", False, f"{url}: {type(exc).__name__}: {exc}"))
+        return result
+    with ws:
+        status = ws.response.status_code if ws.response is not None else None
+        add(Check("handshake", status == 101, "" if status == 101 else f"status {status}"))
+        try:
+            for size in websocket_echo.VERIFY_SIZES:
+                for binary in (False, True):
+                    sent = websocket_echo.message(size, size)
+                    kind = "binary" if binary else "text"
+                    name = f"echo {kind} {size} B"
+                    ws.send(sent if binary else sent.decode("ascii"))
+                    got = ws.recv(timeout=timeout)
+                    got_bytes = got if isinstance(got, bytes) else got.encode("utf-8")
+                    if isinstance(got, bytes) != binary:
+                        answered = "binary" if isinstance(got, bytes) else "text"
+                        add(Check(name, False, f"answered as {answered}"))
+                    elif got_bytes != sent:
+                        add(Check(name, False, f"echoed {len(got_bytes)} bytes "
+                                  f"{got_bytes[:24]!r}, sent {size} bytes {sent[:24]!r}"))
+                    else:
+                        add(Check(name, True))
+            ws.close(1000)
+            answer = ws.protocol.close_rcvd
+            ok = answer is not None and answer.code == 1000
+            add(Check("close", ok, "" if ok else "no close frame in answer" if answer is None
+                      else f"answered close {answer.code} {answer.reason!r}"))
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            add(Check("exchange", False, f"{type(exc).__name__}: {exc}"))
+    return result

@@ -46,10 +46,17 @@ class LoadSpec:
     #: turn instead of ``GET path``, bodies not checked under load (verification did).
     wires: tuple[str, ...] = ()
     close: bool = False  # a new connection per request (the workload's connection="close")
+    #: WebSocket mode (the Python driver only): ``path`` is upgraded, and each connection
+    #: sends ``message_size``-byte messages, each echoed before the next; ``storm``: a
+    #: new connection (upgrade, one echo, close handshake) per message.
+    websocket: bool = False
+    message_size: int = 0
+    storm: bool = False
 
     @property
     def url(self) -> str:
-        return f"http://{authority(self.host, self.port)}{self.path}"
+        scheme = "ws" if self.websocket else "http"
+        return f"{scheme}://{authority(self.host, self.port)}{self.path}"
 
 
 @dataclass

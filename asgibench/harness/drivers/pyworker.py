@@ -10,6 +10,19 @@ compare against known-good bodies, the full check otherwise), so wrong bodies co
 errors. Latency is measured from a batch's write to each response's arrival, into a
 log-linear histogram (<= 0.4% error).
 
+WebSocket mode (``spec["websocket"]``, the ``websocket-*`` test types): each connection
+upgrades ``path`` with one fixed request (a fixed ``Sec-WebSocket-Key``; the answer must
+be ``101`` with the matching ``Sec-WebSocket-Accept``), then sends a masked text frame
+and waits for its echo, compared byte for byte with what was sent (a wrong echo counts as
+a bad body), and repeats. Frames are encoded and decoded here, over the same
+``asyncio.Protocol`` as HTTP: a library client would cost more CPU than the servers it
+measures. The messages (eight variants, so an echo of an older one is caught) are masked
+once, with one random key per worker: the masking work stays the server's, the driver
+only copies bytes. Pings are answered with pongs, fragmented messages are reassembled, a
+close from the server reopens the connection (a read error). In ``storm`` mode every
+message gets its own connection: upgrade, one echo, close handshake (1000), and latency
+runs from the connect to the echo.
+
 Protocol (internal): ``python -m asgibench.harness.drivers.pyworker`` reads the spec as
 one JSON line on stdin (not an argument: a workload's requests can be megabytes) and its
 share of the connections on the next, prints
@@ -19,7 +32,10 @@ share of the connections on the next, prints
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
+import os
 import re
 import sys
 import time
@@ -28,6 +44,7 @@ from typing import Any
 from asgibench import loops
 from asgibench.harness import testtypes
 from asgibench.harness.drivers import ERROR_KINDS, bucket_us
+from asgibench.harness.testtypes import websocket_echo
 from asgibench.harness.workloads import authority
 
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE).search
@@ -36,6 +53,84 @@ _GATHER_FROM = 256 * 1024
 _CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE).search
 _CONNECT_PARALLEL = 256
 _RECONNECT_DELAY = 0.05
+
+# -- WebSocket (RFC 6455) ---------------------------------------------------------------
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+WS_KEY = base64.b64encode(b"asgibench-driver")  # 16 bytes, as RFC 6455 asks
+WS_ACCEPT = base64.b64encode(hashlib.sha1(WS_KEY + WS_GUID).digest())
+_WS_ACCEPT = re.compile(rb"\r\nsec-websocket-accept:[ \t]*" + re.escape(WS_ACCEPT) +
+                        rb"[ \t]*\r\n", re.IGNORECASE).search
+WS_TEXT, WS_BINARY, WS_CLOSE, WS_PING, WS_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
+WS_VARIANTS = 8  # distinct messages per worker, sent in turn
+
+
+def ws_mask(payload: bytes, key: bytes) -> bytes:
+    """``payload`` XORed with the 4-byte ``key`` repeated (RFC 6455 5.3)."""
+    if not payload:
+        return payload
+    size = len(payload)
+    stream = (key * (size // 4 + 1))[:size]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(stream, "big")).to_bytes(
+        size, "big")
+
+
+def ws_frame(opcode: int, payload: bytes, key: bytes) -> bytes:
+    """One final client frame: masked with ``key``, the length in its shortest form."""
+    size = len(payload)
+    if size < 126:
+        head = bytes((0x80 | opcode, 0x80 | size))
+    elif size < 1 << 16:
+        head = bytes((0x80 | opcode, 0x80 | 126)) + size.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 0x80 | 127)) + size.to_bytes(8, "big")
+    return head + key + ws_mask(payload, key)
+
+
+def ws_frames(buffer: bytes) -> tuple[list[tuple[int, bool, bytes, bool]], int]:
+    """Complete frames at the start of ``buffer``: ([(opcode, fin, payload, masked)],
+    bytes used). A masked server frame is returned unmasked and flagged: the caller
+    counts it as wrong (RFC 6455 5.1: a server never masks)."""
+    out = []
+    pos = 0
+    size = len(buffer)
+    while size - pos >= 2:
+        b0 = buffer[pos]
+        b1 = buffer[pos + 1]
+        length = b1 & 0x7F
+        at = pos + 2
+        if length == 126:
+            if size - at < 2:
+                break
+            length = int.from_bytes(buffer[at:at + 2], "big")
+            at += 2
+        elif length == 127:
+            if size - at < 8:
+                break
+            length = int.from_bytes(buffer[at:at + 8], "big")
+            at += 8
+        masked = bool(b1 & 0x80)
+        key = b""
+        if masked:
+            if size - at < 4:
+                break
+            key = buffer[at:at + 4]
+            at += 4
+        end = at + length
+        if end > size:
+            break
+        payload = buffer[at:end]
+        out.append((b0 & 0x0F, bool(b0 & 0x80), ws_mask(payload, key) if masked else payload,
+                    masked))
+        pos = end
+    return out, pos
+
+
+def ws_handshake(path: str, host: str, port: int) -> bytes:
+    """The one upgrade request every connection sends."""
+    return (f"GET {path} HTTP/1.1\r\nHost: {authority(host, port)}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {WS_KEY.decode()}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode("latin-1")
 
 
 class _Stats:
@@ -162,6 +257,133 @@ class _Connection(asyncio.Protocol):
         self.load.reconnect(self)
 
 
+class _WsConnection(asyncio.Protocol):
+    """One WebSocket connection: upgrade, then send a message, wait for its echo, repeat
+    (``storm``: upgrade, one echo, close handshake, and a new connection)."""
+
+    def __init__(self, load: _Load) -> None:
+        self.load = load
+        self.stats = load.stats
+        self.transport: asyncio.Transport | None = None
+        self.opened: asyncio.Future[bool] = load.loop.create_future()
+        self.upgraded = False
+        self.buffer = b""
+        self.fragments: list[bytes] = []
+        self.fragment_opcode = 0
+        self.pending = 0
+        self.born = time.perf_counter()
+        self.sent_at = self.born
+        self.turn = load.next_turn()
+        self.expected = b""
+        self.closing = False  # the transport is being closed on purpose
+        self.close_sent = False  # storm: our close frame is out, its answer awaited
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.transport.write(self.load.ws_upgrade)  # type: ignore[union-attr]
+
+    def send(self) -> None:
+        load = self.load
+        turn = self.turn
+        self.turn = (turn + 1) % WS_VARIANTS
+        self.expected = load.ws_messages[turn]
+        self.pending = 1
+        self.sent_at = time.perf_counter()
+        self.transport.write(load.ws_frames[turn])  # type: ignore[union-attr]
+
+    def _refuse(self) -> None:
+        self.closing = True
+        if not self.opened.done():
+            self.opened.set_result(False)
+        if self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer + data if self.buffer else data
+        if not self.upgraded:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                self.buffer = buffer
+                return
+            if not buffer.startswith(b"HTTP/1.1 101") or _WS_ACCEPT(buffer, 0, end + 4) is None:
+                self.buffer = b""
+                self._refuse()
+                return
+            self.upgraded = True
+            buffer = buffer[end + 4:]
+            if not self.opened.done():
+                self.opened.set_result(True)
+        frames, used = ws_frames(buffer)
+        self.buffer = buffer[used:] if used < len(buffer) else b""
+        for opcode, fin, payload, masked in frames:
+            if opcode == WS_PING:
+                self.transport.write(  # type: ignore[union-attr]
+                    ws_frame(WS_PONG, payload, self.load.ws_key))
+                continue
+            if opcode == WS_PONG:
+                continue
+            if opcode == WS_CLOSE:
+                if self.close_sent:  # storm: our close answered; the next connection
+                    self.closing = True
+                    self.pending = 0
+                    self.transport.close()  # type: ignore[union-attr]
+                    if self.load.running:
+                        self.load.reconnect(self)
+                else:  # the server closed on us: connection_lost counts it, reopens
+                    self.transport.close()  # type: ignore[union-attr]
+                return
+            if opcode == 0:  # continuation
+                self.fragments.append(payload)
+                if not fin:
+                    continue
+                payload = b"".join(self.fragments)
+                opcode = self.fragment_opcode
+                self.fragments = []
+            elif not fin:
+                self.fragment_opcode = opcode
+                self.fragments = [payload]
+                continue
+            self._echoed(opcode, payload, masked)
+
+    def _echoed(self, opcode: int, payload: bytes, masked: bool) -> None:
+        if self.pending <= 0:
+            return  # nothing asked: not an echo (counted when it is)
+        now = time.perf_counter()
+        self.pending = 0
+        stats = self.stats
+        load = self.load
+        if stats.counting:
+            stats.requests += 1
+            stats.checked += 1
+            if opcode != WS_TEXT or payload != self.expected or masked:
+                stats.bad_body += 1
+            us = int((now - (self.born if load.storm else self.sent_at)) * 1e6)
+            if us > stats.max_us:
+                stats.max_us = us
+            key = bucket_us(us)
+            hist = stats.hist
+            hist[key] = hist.get(key, 0) + 1
+        if not load.running:
+            return
+        if load.storm:
+            self.close_sent = True
+            self.pending = 1  # the close answer is awaited under the same timeout
+            self.sent_at = now
+            self.transport.write(load.ws_close)  # type: ignore[union-attr]
+        else:
+            self.send()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if not self.opened.done():
+            self.opened.set_result(False)
+        if self.closing or not self.load.running or not self.upgraded:
+            return
+        if self.stats.counting:
+            self.stats.errors["read"] += 1
+        self.load.reconnect(self)
+
+
 def _parse_unsized(buffer: bytes, pos: int, head_end: int, size: int) -> tuple[bytes, int] | None:
     """Body of a response without Content-Length: chunked, or empty. None = incomplete."""
     if _CHUNKED(buffer, pos, head_end + 2) is None:
@@ -207,29 +429,69 @@ class _Load:
                                  for k in range(self.depth)) for i in range(len(wires))]
         self.next_batch = 0
         self.close = bool(spec.get("close"))
+        self.websocket = bool(spec.get("websocket"))
+        self.storm = self.websocket and bool(spec.get("storm"))
+        self.factory: Any = _WsConnection if self.websocket else _Connection
+        self.turns = 0
+        if self.websocket:
+            self.ws_upgrade = ws_handshake(spec["path"], spec["host"], spec["port"])
+            key = os.urandom(4)
+            self.ws_key = key if any(key) else b"\x5a\xa5\x5a\xa5"
+            size = int(spec.get("message_size") or 32)
+            self.ws_messages = [websocket_echo.message(size, i) for i in range(WS_VARIANTS)]
+            self.ws_frames = [ws_frame(WS_TEXT, m, self.ws_key) for m in self.ws_messages]
+            self.ws_close = ws_frame(WS_CLOSE, (1000).to_bytes(2, "big"), self.ws_key)
         self.stats = _Stats()
         self.running = False
-        self.connections: list[_Connection] = []
+        self.connections: list[Any] = []
         self.good_bodies: set[bytes] = set()
         self.body_ok = _body_checker(spec.get("test"), self.good_bodies)
         self.loop = asyncio.get_running_loop()
 
-    async def connect(self, conn: _Connection | None = None) -> _Connection | None:
+    def next_turn(self) -> int:
+        """Which message variant a new WebSocket connection starts with."""
+        self.turns += 1
+        return self.turns % WS_VARIANTS
+
+    async def connect(self, conn: Any = None) -> Any:
         spec = self.spec
         try:
             _, protocol = await self.loop.create_connection(
-                lambda: conn or _Connection(self), spec["host"], spec["port"]
+                lambda: conn or self.factory(self), spec["host"], spec["port"]
             )
         except OSError:
             if self.stats.counting or not self.running:
                 self.stats.errors["connect"] += 1
             return None
-        return protocol  # type: ignore[return-value]
+        if self.websocket and not await self._upgraded(protocol):
+            return None
+        return protocol
 
-    def reconnect(self, conn: _Connection) -> None:
+    async def _upgraded(self, conn: _WsConnection) -> bool:
+        """True once ``conn``'s upgrade was answered 101 with the right accept key. A
+        refused one counts as a non-2xx answer under load, a connect error before."""
+        try:
+            ok = await asyncio.wait_for(asyncio.shield(conn.opened),
+                                        float(self.spec["timeout"]))
+        except asyncio.TimeoutError:
+            if self.stats.counting:
+                self.stats.errors["timeout"] += 1
+            elif not self.running:
+                self.stats.errors["connect"] += 1
+            conn._refuse()
+            return False
+        if not ok:
+            if self.stats.counting:
+                self.stats.requests += 1
+                self.stats.non_2xx += 1
+            elif not self.running:
+                self.stats.errors["connect"] += 1
+        return ok
+
+    def reconnect(self, conn: Any) -> None:
         async def again() -> None:
             while self.running:
-                fresh = await self.connect(_Connection(self))
+                fresh = await self.connect(self.factory(self))
                 if fresh is not None:
                     if conn in self.connections:
                         self.connections[self.connections.index(conn)] = fresh
@@ -243,6 +505,8 @@ class _Load:
         self.loop.create_task(again())
 
     async def connect_all(self, count: int) -> None:
+        if self.storm:
+            return  # every connection is opened under load, one per message
         gate = asyncio.Semaphore(_CONNECT_PARALLEL)
 
         async def one() -> None:
@@ -277,7 +541,7 @@ class _Load:
         for conn in list(self.connections):
             conn.send()
         for _ in range(missing):
-            self.reconnect(_Connection(self))
+            self.reconnect(self.factory(self))
         watcher = self.loop.create_task(self.watch_timeouts())
         await asyncio.sleep(float(self.spec["duration"]))
         self.stats.counting = False

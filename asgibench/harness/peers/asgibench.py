@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from asgibench import loops, protocols
-from asgibench.harness.servers import LOG_LEVEL, RUST, ServerKind
+from asgibench.harness.servers import LOG_LEVEL, RUST, ServerKind, installed
 
 
 class Asgibench(ServerKind):
@@ -23,6 +23,20 @@ class Asgibench(ServerKind):
         if parser == RUST:
             return "the rust parser is granian's own; asgibench cannot use it"
         return f"parser {parser} is not available here (see: bench protos)"
+
+    ws_selectable = True
+
+    def ws_arg(self, impl: str) -> str | None:
+        # bench serve --ws takes uvicorn's names; websockets-sansio is uvicorn's alone.
+        return impl if impl in ("websockets", "wsproto") and installed(impl) else None
+
+    def ws_reason(self, impl: str) -> str:
+        if impl in ("websockets", "wsproto"):
+            return f"WebSocket implementation {impl} is not installed"
+        return f"bench serve has no --ws {impl} (websockets, wsproto)"
+
+    def with_ws(self, argv: list[str], ws_arg: str | None) -> list[str]:
+        return [*argv, "--ws", ws_arg or "auto"]
 
     def argv(self, loop_arg: str, parser_arg: str, host: str, port: int, app: str
              ) -> list[str]:

@@ -1,5 +1,6 @@
 """granian: ``--interface asgi --loop asyncio|uvloop|rloop|winloop``; its HTTP parser is
-its own (Rust, hyper), shown as parser ``rust``."""
+its own (Rust, hyper), shown as parser ``rust``. ``--no-ws`` (HTTP only), except in a
+run with WebSocket test types."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ class Granian(ServerKind):
     def parser_reason(self, parser: str) -> str:
         return f"granian always parses HTTP with its own Rust stack (parser '{RUST}'), " \
                f"not {parser}"
+
+    def native_ws(self) -> str | None:
+        return RUST  # granian's WebSockets are its own (Rust, tungstenite)
+
+    def with_ws(self, argv: list[str], ws_arg: str | None) -> list[str]:
+        return [arg for arg in argv if arg != "--no-ws"]  # WebSockets stay on
 
     def argv(self, loop_arg: str, parser_arg: str, host: str, port: int, app: str
              ) -> list[str]:

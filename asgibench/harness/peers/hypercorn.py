@@ -1,4 +1,5 @@
-"""hypercorn: ``-k asyncio|uvloop``; h11 only (its own h11-based protocol)."""
+"""hypercorn: ``-k asyncio|uvloop``; h11 only (its own h11-based protocol); WebSockets
+always through wsproto."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ class Hypercorn(ServerKind):
 
     def parser_reason(self, parser: str) -> str:
         return f"hypercorn parses HTTP/1.1 with h11 only; not {parser}"
+
+    def native_ws(self) -> str | None:
+        return "wsproto"  # hypercorn's WebSocket protocol is wsproto, always
 
     def argv(self, loop_arg: str, parser_arg: str, host: str, port: int, app: str
              ) -> list[str]:

@@ -46,6 +46,25 @@ class Uvicorn(ServerKind):
             return f"parser {parser} is not installed"
         return f"uvicorn {self.version()} has no --http {parser}"
 
+    ws_selectable = True
+
+    def ws_arg(self, impl: str) -> str | None:
+        try:
+            from uvicorn.config import WS_PROTOCOLS
+        except ImportError:
+            return None
+        module = "websockets" if impl.startswith("websockets") else impl
+        return impl if impl in WS_PROTOCOLS and installed(module) else None
+
+    def ws_reason(self, impl: str) -> str:
+        module = "websockets" if impl.startswith("websockets") else impl
+        if not installed(module):
+            return f"WebSocket implementation {impl}: {module} is not installed"
+        return f"uvicorn {self.version()} has no --ws {impl}"
+
+    def with_ws(self, argv: list[str], ws_arg: str | None) -> list[str]:
+        return [*argv, "--ws", ws_arg or "auto"]
+
     def argv(self, loop_arg: str, parser_arg: str, host: str, port: int, app: str
              ) -> list[str]:
         return [sys.executable, "-m", "uvicorn", app, "--host", host, "--port", str(port),

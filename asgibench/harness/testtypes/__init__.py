@@ -34,6 +34,16 @@ LEVEL_KINDS = ("concurrency", "queries")
 
 
 @dataclass(frozen=True)
+class WebSocketLoad:
+    """What a WebSocket test type sends: ``size``-byte messages, each echoed before the
+    next, on connections kept open (``storm`` False) or opened for one echo and closed
+    (``storm`` True: the connection storm)."""
+
+    size: int
+    storm: bool = False
+
+
+@dataclass(frozen=True)
 class TestType:
     """One TechEmpower test type.
 
@@ -80,6 +90,10 @@ class TestType:
     query_concurrency: int = 512
     #: Needs the benchmark database (``asgibench.harness.db``): db, query, fortune, update.
     database: bool = False
+    #: Set for a WebSocket type (``websocket-echo``...): ``path`` is upgraded and echoes
+    #: messages; ``handler`` serves its ``websocket`` scope too. Verified by
+    #: ``verify.verify_websocket``, driven by the Python driver only (wrk cannot).
+    websocket: WebSocketLoad | None = None
 
     def __post_init__(self) -> None:
         if self.level_kind not in LEVEL_KINDS:
@@ -95,6 +109,12 @@ class TestType:
         """The workload this type sends, or None for a TechEmpower ``GET path`` type."""
         source = self.workload_source
         return source() if callable(source) else source
+
+    @property
+    def has_ceiling(self) -> bool:
+        """True when the canned-response server answers this type, so the driver's
+        ceiling can be measured (a workload or a WebSocket type has no canned answer)."""
+        return self.canned is not None
 
     def level_path(self, level: int) -> str:
         """The request path at ``level``: ``path`` itself, or ``path`` + N for a
@@ -124,6 +144,9 @@ TEST_TYPES: Registry[TestType] = Registry("test type", {
     "compression": "asgibench.harness.testtypes.compression:TEST_TYPE",
     "static": "asgibench.harness.testtypes.static:TEST_TYPE",
     "mixed": "asgibench.harness.testtypes.mixed:TEST_TYPE",
+    "websocket-echo": "asgibench.harness.testtypes.websocket_echo:TEST_TYPE",
+    "websocket-echo-16k": "asgibench.harness.testtypes.websocket_echo:TEST_TYPE_16K",
+    "websocket-connect": "asgibench.harness.testtypes.websocket_echo:TEST_TYPE_CONNECT",
 })
 
 
@@ -135,7 +158,8 @@ def register(test_type: TestType) -> TestType:
 
 #: Display and run order for the built-in types; unknown ones follow alphabetically.
 _ORDER = ("plaintext", "json", "db", "queries", "fortunes", "updates", "cached-queries",
-          "short-lived", "upload", "compression", "static", "mixed")
+          "short-lived", "upload", "compression", "static", "mixed", "websocket-echo",
+          "websocket-echo-16k", "websocket-connect")
 #: TechEmpower's composite weights and ranking rules (docs/techempower.md), for test types
 #: a results file names but this asgibench has not registered (a registered type's own
 #: ``weight`` and ``ranking`` win). Both spellings TechEmpower has used are listed.
