@@ -377,7 +377,16 @@ def app_and_tests(options: dict[str, Any]) -> tuple[str, str | None, list[TestTy
         if options.get("app"):
             raise BenchError("--app needs the requests to measure it with: --endpoint "
                              "'GET /path' (repeatable) or --scenario FILE.toml")
-        return app, app_dir, testtypes.resolve(options["test_spec"])
+        tests = testtypes.resolve(options["test_spec"])
+        if "ws_spec" not in options:  # bench cost / bench memory: HTTP requests only
+            named = [t.name for t in tests if t.websocket is not None and
+                     t.name in _split(options["test_spec"])]
+            tests = [t for t in tests if t.websocket is None or t.name in named]
+            if named:
+                raise BenchError(f"--test {', '.join(named)}: WebSocket test types are "
+                                 "measured by bench run only; this command counts HTTP "
+                                 "requests")
+        return app, app_dir, tests
     if ":" not in app:
         raise BenchError(f"--app {app!r} must be MODULE:ATTR, e.g. main:app")
     found = [workloads.from_endpoint(spec) for spec in endpoints]

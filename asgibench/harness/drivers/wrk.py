@@ -282,6 +282,8 @@ class WrkDriver(Driver):
         ]
 
     def run(self, spec: LoadSpec) -> LoadResult:
+        if spec.websocket:  # bench run never asks (plan.websocket_driver): a plug-in might
+            raise DriverError("wrk speaks no WebSocket; use the python driver")
         ok, reason = self.available()
         if not ok:
             raise DriverError(reason)
