@@ -10,6 +10,7 @@ import click
 
 from asgibench import loops, protocols
 from asgibench.cli.options import env_option
+from asgibench.protocols.ws import WEBSOCKETS
 from asgibench.server import Server
 from asgibench.server.config import LIFESPAN_CHOICES, LOG_LEVELS, Config, probe_app
 from asgibench.server.logs import configure_logging
@@ -29,6 +30,19 @@ from asgibench.server.workers import run_workers
             help=lambda: f"Event loop: {loops.LOOPS.help_names()}.")
 @env_option("--proto", default="auto", show_default=True,
             help=lambda: f"HTTP/1.1 parser: {protocols.PARSERS.help_names()}.")
+@env_option("--ws", default="auto", show_default=True,
+            help=lambda: f"WebSocket implementation: {WEBSOCKETS.help_names()} (none: "
+            "upgrade requests are answered as plain HTTP).")
+@env_option("--ws-max-size", type=int, default=16 * 1024 * 1024, show_default=True,
+            help="Largest incoming WebSocket message, in bytes; larger closes with 1009.")
+@env_option("--ws-max-queue", type=int, default=32, show_default=True,
+            help="Incoming WebSocket messages queued ahead of the app before reading stops.")
+@env_option("--ws-ping-interval", type=float, default=20.0, show_default=True,
+            help="Send a WebSocket ping after this many seconds (0: never).")
+@env_option("--ws-ping-timeout", type=float, default=20.0, show_default=True,
+            help="Close with 1011 when a ping's pong is this many seconds late (0: never).")
+@env_option("--ws-per-message-deflate/--no-ws-per-message-deflate", default=True,
+            show_default=True, help="Offer WebSocket permessage-deflate compression.")
 @env_option("--workers", type=int, default=1, show_default=True, help="Worker processes.")
 @env_option("--backlog", type=int, default=2048, show_default=True, help="listen() backlog.")
 @env_option("--lifespan", type=click.Choice(LIFESPAN_CHOICES), default="auto",
@@ -116,9 +130,12 @@ def loops_command(workers: int) -> None:
 
 @click.command("protos")
 def protos_command() -> None:
-    """List the HTTP/1.1 parsers: available or why not, version, and what auto picks."""
+    """List the HTTP/1.1 parsers and the WebSocket implementations: available or why not,
+    version, and what auto picks."""
     rows = []
     for backend in protocols.backends():
         usable, reason = backend.available()
         rows.append((backend.name, usable, reason, backend.version()))
     _status_table("HTTP/1.1 parsers", rows, protocols.auto_name())
+    rows = [(s.name, s.available, s.reason, s.version) for s in WEBSOCKETS.describe()]
+    _status_table("WebSocket implementations (--ws)", rows, WEBSOCKETS.auto_name() or "none")

@@ -58,11 +58,12 @@ class ProtocolError:
     After an adapter emits this it emits nothing more: the connection is done.
     """
 
-    __slots__ = ("reason", "status")
+    __slots__ = ("headers", "reason", "status")
 
     def __init__(self, status: int, reason: str) -> None:
         self.status = status
         self.reason = reason
+        self.headers = b""  # rendered header lines the answer carries (426's version)
 
     def __repr__(self) -> str:
         return f"ProtocolError({self.status}, {self.reason!r})"

@@ -32,6 +32,7 @@ class Config:
     fd: int | None = None
     loop: str = "auto"
     proto: str = "auto"
+    ws: str = "auto"
     workers: int = 1
     backlog: int = 2048
     lifespan: str = "auto"
@@ -50,6 +51,11 @@ class Config:
     server_header: bool = True
     date_header: bool = True
     app_factory: bool = False
+    ws_max_size: int = 16 * 1024 * 1024
+    ws_max_queue: int = 32
+    ws_ping_interval: float | None = 20.0
+    ws_ping_timeout: float | None = 20.0
+    ws_per_message_deflate: bool = True
 
     def __post_init__(self) -> None:
         if self.lifespan not in LIFESPAN_CHOICES:
@@ -64,6 +70,10 @@ class Config:
             raise BenchError("--workers must be 1 or more")
         if self.limit_request_head < 1024:
             raise BenchError("--limit-request-head must be at least 1024 bytes")
+        if self.ws_max_size < 1:
+            raise BenchError("--ws-max-size must be 1 byte or more")
+        if self.ws_max_queue < 1:
+            raise BenchError("--ws-max-queue must be 1 or more")
         self.trusted_proxies = _parse_trusted(self.forwarded_allow_ips)
 
     def import_app(self) -> ASGIApp:

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from asgibench.protocols.events import BodyData, MessageEnd, ProtocolError, RequestHead
-from asgibench.server import http11
+from asgibench.server import http11, websocket
 from asgibench.server.cycle import RequestCycle
 from asgibench.server.state import ServerState, error_log
 
@@ -30,6 +30,8 @@ _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _VERSIONS = frozenset(("1.1", "1.0"))
 # What the connection's one timer is waiting for.
 _HEAD, _IDLE, _BODY = 0, 1, 2
+# Fed to the parser after a WebSocket handshake to find bytes it holds (_check_early_data).
+_PROBE = b"GET /asgibench-probe HTTP/1.1\r\nHost: probe\r\n\r\n"
 
 
 class HTTPConnection(asyncio.Protocol):
@@ -74,6 +76,12 @@ class HTTPConnection(asyncio.Protocol):
         self.deadline: float | None = None
         self.timer_when = 0.0
         self.timer_kind = _HEAD  # what the deadline is for: _HEAD, _IDLE or _BODY
+        # After a WebSocket handshake: the cycle every further byte goes to (``parsing``
+        # is then False), its head until the read that brought it is checked, and whether
+        # it stopped reading (--ws-max-queue).
+        self.websocket: websocket.WebSocketCycle | None = None
+        self.ws_head: RequestHead | None = None
+        self.ws_read_blocked = False
 
     # asyncio.Protocol
 
@@ -137,11 +145,14 @@ class HTTPConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if not self.parsing:
+            if self.websocket is not None:
+                self.websocket.data_received(data)
             return
         if self.deadline is not None and self.timer_kind != _HEAD:
             # Keep-alive idleness ends, or the body moves on; set again below if needed.
             self.deadline = None
-        for event in self.parser.feed(data):
+        events = self.parser.feed(data)
+        for event in events:
             kind = type(event)
             if kind is BodyData:
                 receiving = self.receiving
@@ -168,6 +179,8 @@ class HTTPConnection(asyncio.Protocol):
             elif self.is_idle():
                 # Part of a head arrived: it must complete within the head timeout.
                 self._start_timer(self.state.timeout_request_head, _HEAD)
+        elif self.ws_head is not None:
+            self._check_early_data(events)
         if not self.reading_paused and (
             self.buffered > READ_HIGH_WATER or len(self.pending) > PIPELINE_HIGH_WATER
         ):
@@ -214,13 +227,6 @@ class HTTPConnection(asyncio.Protocol):
         if check.error is not None:
             self._on_protocol_error(ProtocolError(400, check.error))
             return
-        if check.upgrade is not None and not state.upgrade_warned:
-            # Answered as plain HTTP/1.1 (RFC 9110 §7.8 lets a server ignore Upgrade).
-            state.upgrade_warned = True
-            error_log.warning(
-                "unsupported upgrade request (%s) answered as HTTP/1.1; logged once",
-                check.upgrade.decode("latin-1"),
-            )
         raw_path, _, query = head.target.partition(b"?")
         if raw_path[:1] != b"/":
             raw_path = _origin_path(raw_path)
@@ -253,9 +259,71 @@ class HTTPConnection(asyncio.Protocol):
             # A copy per request (ASGI); a new empty dict when lifespan set nothing.
             "state": state.lifespan_state.copy() if state.lifespan_state else {},
         }
+        if check.upgrade is not None and self._on_upgrade(head, check, scope):
+            return
         cycle = RequestCycle(self, scope, check.keep_alive, check.expect_continue)
         self.receiving = cycle
         self._enqueue(cycle)
+
+    def _on_upgrade(self, head: RequestHead, check: http11.RequestCheck,
+                    scope: dict[str, Any]) -> bool:
+        """A request with an Upgrade header: True when it was taken as a WebSocket
+        handshake (or refused as a malformed one), False to answer it as plain HTTP."""
+        state = self.state
+        if state.ws_adapter is not None and head.http_version == "1.1" and \
+                websocket.is_websocket_upgrade(head.method, check.headers):
+            headers = check.headers
+            has_body = any(
+                name == b"transfer-encoding" or (name == b"content-length"
+                                                 and value.strip() != b"0")
+                for name, value in headers)
+            key, error = websocket.handshake(headers, has_body)
+            if error is not None:
+                self._on_protocol_error(error)
+                return True
+            config = state.config
+            adapter = state.ws_adapter(config.ws_max_size, config.ws_per_message_deflate)
+            offers = [value for name, value in headers if name == b"sec-websocket-extensions"]
+            cycle = websocket.WebSocketCycle(self, websocket.websocket_scope(self, scope), key,
+                                             adapter, adapter.negotiate(offers))
+            # No byte after this head is HTTP: the rest go to the WebSocket.
+            self.parsing = False
+            self.websocket = cycle
+            self.ws_head = head
+            self._enqueue(cycle)
+            return True
+        if not state.upgrade_warned:
+            # Answered as plain HTTP/1.1 (RFC 9110 §7.8 lets a server ignore Upgrade).
+            state.upgrade_warned = True
+            error_log.warning(
+                "unsupported upgrade request (%s) answered as HTTP/1.1; logged once",
+                check.upgrade.decode("latin-1"),
+            )
+        return False
+
+    def _check_early_data(self, events: list[Any]) -> None:
+        """A WebSocket handshake arrived in this read: bytes after it were sent before our
+        answer (RFC 6455 §4.1: the client must wait for it) and went to the HTTP parser,
+        which cannot hand them back, so such a handshake is refused with 400. The parser
+        reported them as events, or holds them: then a request fed to it as a probe does
+        not come out unchanged (the parser is not used again either way)."""
+        head, self.ws_head = self.ws_head, None
+        index = next(i for i, event in enumerate(events) if event is head)
+        rest = events[index + 1:]
+        if rest and type(rest[0]) is MessageEnd:
+            rest = rest[1:]
+        if not rest:
+            probe = self.parser.feed(_PROBE)
+            clean = len(probe) == 2 and type(probe[0]) is RequestHead and \
+                probe[0].method == b"GET" and probe[0].target == b"/asgibench-probe"
+            if clean:
+                return
+        cycle = self.websocket
+        if cycle in self.pending:
+            self.pending.remove(cycle)
+            self.websocket = None
+            self._enqueue(ProtocolError(400, "data sent before the WebSocket handshake "
+                                             "was answered"))
 
     def _on_protocol_error(self, error: ProtocolError) -> None:
         self.parsing = False
@@ -342,7 +410,7 @@ class HTTPConnection(asyncio.Protocol):
     def _send_error(self, error: ProtocolError) -> None:
         # A client's mistake, not ours: no traceback, just the status and a close.
         self._cancel_timer()
-        self.write(self.state.error_response(error.status, error.reason))
+        self.write(self.state.error_response(error.status, error.reason, error.headers))
         self.close()
 
     def response_complete(self, cycle: RequestCycle) -> None:
@@ -387,6 +455,7 @@ class HTTPConnection(asyncio.Protocol):
             not self.writing_paused
             and self.buffered <= READ_HIGH_WATER // 4
             and len(self.pending) <= PIPELINE_HIGH_WATER
+            and not self.ws_read_blocked
         ):
             self.reading_paused = False
             if not self.transport.is_closing():
@@ -491,6 +560,9 @@ class HTTPConnection(asyncio.Protocol):
         """
         self.closing = True
         self.parsing = False
+        if self.websocket is not None:
+            self.websocket.shutdown()  # 1012, RFC 6455 §7.4.1 / IANA
+            return
         if self.waiting_to_write:
             self.pending.clear()
             self.close()
@@ -509,10 +581,12 @@ class HTTPConnection(asyncio.Protocol):
     def is_idle(self) -> bool:
         return self.cycle is None and not self.pending
 
-    def _cycles(self) -> list[RequestCycle]:
-        """Every request of this connection not yet answered, running or queued."""
-        items = (self.cycle, self.receiving, *self.pending)
-        return [c for c in dict.fromkeys(items) if isinstance(c, RequestCycle)]
+    def _cycles(self) -> list[Any]:
+        """Every request of this connection not yet answered, running or queued, and its
+        WebSocket."""
+        items = (self.cycle, self.receiving, *self.pending, self.websocket)
+        return [c for c in dict.fromkeys(items)
+                if c is not None and type(c) is not ProtocolError]
 
 
 if sys.version_info >= (3, 12):
@@ -560,9 +634,10 @@ def _flushing_on_suspend(
 
 async def _service_unavailable(scope: dict[str, Any], receive: Any, send: Any) -> None:
     body = b"Service Unavailable"
+    prefix = "websocket.http" if scope["type"] == "websocket" else "http"  # a denial
     await send(
         {
-            "type": "http.response.start",
+            "type": f"{prefix}.response.start",
             "status": 503,
             "headers": [
                 (b"content-type", b"text/plain; charset=utf-8"),
@@ -571,7 +646,7 @@ async def _service_unavailable(scope: dict[str, Any], receive: Any, send: Any) -
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": f"{prefix}.response.body", "body": body})
 
 
 def _origin_path(target: bytes) -> bytes:

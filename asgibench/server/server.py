@@ -14,6 +14,7 @@ from typing import Any
 
 from asgibench import loops, protocols
 from asgibench.errors import BenchError
+from asgibench.protocols.ws import WEBSOCKETS
 from asgibench.server.config import Config
 from asgibench.server.connection import HTTPConnection
 from asgibench.server.lifespan import Lifespan, LifespanFailed
@@ -72,8 +73,9 @@ class Server:
         config = self.config
         loop = asyncio.get_running_loop()
         parser_class = protocols.get_backend(config.proto).parser_class()
+        ws_adapter = WEBSOCKETS.get(config.ws).adapter_class()
         app = config.load_app()
-        state = ServerState(config, app, parser_class)
+        state = ServerState(config, app, parser_class, ws_adapter)
         self._loop, self._state = loop, state
         if self._exit_requested:
             state.should_exit.set()
@@ -120,10 +122,11 @@ class Server:
                     )
                 )
             logger.info(
-                "asgibench serving on %s (loop %s, parser %s, pid %d)",
+                "asgibench serving on %s (loop %s, parser %s, websockets %s, pid %d)",
                 ", ".join(_describe(address) for address in self.addresses),
                 loops.get_backend(config.loop, workers=config.workers).name,
                 state.parser_class.name,
+                state.ws_adapter.name if state.ws_adapter is not None else "none",
                 os.getpid(),
             )
             self._started.set()
@@ -209,6 +212,7 @@ def preflight(config: Config) -> loops.Backend:
     """Refuse a bad --loop/--proto/--uds combination before anything binds or starts."""
     backend = loops.get_backend(config.loop, workers=config.workers)
     protocols.get_backend(config.proto)
+    WEBSOCKETS.get(config.ws)
     if config.uds is not None and backend.name == "rloop":
         raise BenchError("rloop 0.5 cannot serve a Unix socket; choose another --loop")
     return backend

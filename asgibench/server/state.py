@@ -15,10 +15,13 @@ access_log = logging.getLogger("asgibench.access")
 
 
 class ServerState:
-    def __init__(self, config: Config, app: ASGIApp, parser_class: type[Parser]) -> None:
+    def __init__(self, config: Config, app: ASGIApp, parser_class: type[Parser],
+                 ws_adapter: Any = None) -> None:
         self.config = config
         self.app = app
         self.parser_class = parser_class
+        # The WebSocket adapter class (--ws), or None: upgrades are answered as plain HTTP.
+        self.ws_adapter = ws_adapter
         self.limit_request_head = config.limit_request_head
         self.timeout_keep_alive = config.timeout_keep_alive
         self.timeout_request_head = config.timeout_request_head
@@ -46,6 +49,7 @@ class ServerState:
         self.date_line = http11.date_header() if self.config.date_header else b""
         self.default_headers = self.server_line + self.date_line
 
-    def error_response(self, status: int, reason: str) -> bytes:
-        """A response the server makes itself (400, 408, 500, 503...), with Server/Date."""
-        return http11.error_response(status, reason, self.default_headers)
+    def error_response(self, status: int, reason: str, headers: bytes = b"") -> bytes:
+        """A response the server makes itself (400, 408, 500, 503...), with Server/Date
+        and any further rendered ``headers``."""
+        return http11.error_response(status, reason, self.default_headers + headers)
