@@ -278,9 +278,7 @@ def test_bench_run_ranks_the_peers(ws_run: dict[str, Any]) -> None:
 
 
 def _asgibench_has_ws() -> bool:
-    proc = subprocess.run([sys.executable, "-m", "asgibench", "serve", "--help"],
-                          capture_output=True, text=True, timeout=30)
-    return "--ws" in proc.stdout
+    return servers.installed("asgibench.protocols.ws")
 
 
 def test_bench_run_ranks_asgibench(ws_run: dict[str, Any]) -> None:

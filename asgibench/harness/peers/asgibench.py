@@ -4,9 +4,10 @@ parser asgibench has."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from asgibench import loops, protocols
-from asgibench.harness.servers import LOG_LEVEL, RUST, ServerKind, installed
+from asgibench.harness.servers import LOG_LEVEL, RUST, ServerKind
 
 
 class Asgibench(ServerKind):
@@ -26,14 +27,30 @@ class Asgibench(ServerKind):
 
     ws_selectable = True
 
+    @staticmethod
+    def _ws_registry() -> Any:
+        """asgibench's WebSocket implementations (``bench serve --ws``), or None for a
+        build without WebSocket support."""
+        try:
+            from asgibench.protocols.ws import WEBSOCKETS
+        except ImportError:
+            return None
+        return WEBSOCKETS
+
     def ws_arg(self, impl: str) -> str | None:
-        # bench serve --ws takes uvicorn's names; websockets-sansio is uvicorn's alone.
-        return impl if impl in ("websockets", "wsproto") and installed(impl) else None
+        registry = self._ws_registry()
+        if registry is None or impl == "none":
+            return None
+        return impl if impl in registry.available() else None
 
     def ws_reason(self, impl: str) -> str:
-        if impl in ("websockets", "wsproto"):
-            return f"WebSocket implementation {impl} is not installed"
-        return f"bench serve has no --ws {impl} (websockets, wsproto)"
+        registry = self._ws_registry()
+        if registry is None:
+            return "this asgibench has no WebSocket support (bench serve --ws)"
+        if impl in registry:
+            return f"WebSocket implementation {impl}: " \
+                   f"{registry.plugin(impl).available()[1] or 'not available'}"
+        return f"bench serve has no --ws {impl} ({', '.join(registry.names())})"
 
     def with_ws(self, argv: list[str], ws_arg: str | None) -> list[str]:
         return [*argv, "--ws", ws_arg or "auto"]
