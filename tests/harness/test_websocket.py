@@ -86,6 +86,9 @@ def test_the_accept_key_is_rfc_6455s() -> None:
     sample = base64.b64encode(hashlib.sha1(b"dGhlIHNhbXBsZSBub25jZQ==" + pyworker.WS_GUID
                                            ).digest())
     assert sample == b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    head = b"HTTP/1.1 101 Switching Protocols\r\nSEC-WEBSOCKET-ACCEPT: %s\r\n\r\n"
+    assert pyworker._WS_ACCEPT(head % pyworker.WS_ACCEPT)
+    assert pyworker._WS_ACCEPT(head % pyworker.WS_ACCEPT.swapcase()) is None
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536])

@@ -58,8 +58,9 @@ _RECONNECT_DELAY = 0.05
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 WS_KEY = base64.b64encode(b"asgibench-driver")  # 16 bytes, as RFC 6455 asks
 WS_ACCEPT = base64.b64encode(hashlib.sha1(WS_KEY + WS_GUID).digest())
-_WS_ACCEPT = re.compile(rb"\r\nsec-websocket-accept:[ \t]*" + re.escape(WS_ACCEPT) +
-                        rb"[ \t]*\r\n", re.IGNORECASE).search
+# The header's name in any case; its value (base64) exactly.
+_WS_ACCEPT = re.compile(rb"\r\n(?i:sec-websocket-accept):[ \t]*" + re.escape(WS_ACCEPT) +
+                        rb"[ \t]*\r\n").search
 WS_TEXT, WS_BINARY, WS_CLOSE, WS_PING, WS_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 WS_VARIANTS = 8  # distinct messages per worker, sent in turn
 
