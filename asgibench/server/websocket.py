@@ -147,6 +147,8 @@ class WebSocketCycle:
         self.queue: deque[dict[str, Any]] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self.early: list[bytes] = []  # bytes the client sent before our 101
+        # The handshake's head, until the connection checked the read that brought it.
+        self.head: Any = None
         self.read_blocked = False
         self.close_code = 1006  # RFC 6455 §7.1.5: closed without a close frame
         self.close_reason = ""
@@ -204,9 +206,12 @@ class WebSocketCycle:
         self._wake()
 
     def peer_closed(self) -> None:
-        """EOF from the client without a closing handshake: 1006, and close."""
+        """EOF from the client without a closing handshake: 1006, and close (after the
+        accept, if the app has not answered the handshake yet)."""
         if self.state is _OPEN or self.state is _CLOSING:
             self._finish(1006, "")
+        elif self.state is _CONNECTING:
+            self.early.append(b"")  # the end of what the client sent before our 101
 
     def take_over(self, status: int) -> bool:
         """Graceful shutdown ran out: answer ``status`` if the handshake is unanswered."""
@@ -355,7 +360,10 @@ class WebSocketCycle:
         for data in early:
             if self.state is not _OPEN:
                 break
-            self._feed(data)
+            if data:
+                self._feed(data)
+            else:  # the client's EOF came before the accept
+                self._finish(1006, "")
 
     def _start_response(self, message: dict[str, Any]) -> None:
         """The Denial Response extension: any HTTP response instead of the handshake; the
@@ -470,13 +478,11 @@ class WebSocketCycle:
     def _block_reading(self) -> None:
         if not self.read_blocked:
             self.read_blocked = True
-            self.conn.ws_read_blocked = True
             if not self.conn.reading_paused:
                 self.conn._pause_reading()
 
     def _unblock_reading(self) -> None:
         self.read_blocked = False
-        self.conn.ws_read_blocked = False
         if self.conn.reading_paused:
             self.conn._maybe_resume_reading()
 

@@ -28,7 +28,7 @@ from websockets.sync.client import connect
 
 from asgibench.protocols.ws import WEBSOCKETS
 
-from .client import get
+from .client import RawClient, get
 from .conftest import LOOP_STATUSES, PROTO_STATUSES, Running, start_server, traceback_records
 from .wsclient import (
     BINARY,
@@ -478,7 +478,14 @@ def test_abrupt_disconnects_are_quiet(wserve):
     ws.client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     ws.client.close()  # RST
     assert wait_for(lambda: len(app.disconnects) == 2)
-    assert [d["code"] for d in app.disconnects] == [1006, 1006]
+    # EOF right after the handshake, before the app accepted: the 101, then 1006.
+    with RawClient(srv.addr) as client:
+        client.send(handshake_request("/echo"))
+        client.sock.shutdown(socket.SHUT_WR)
+        assert client.read_response(head=True).status == 101
+        assert client.read_until_eof() == b""
+    assert wait_for(lambda: len(app.disconnects) == 3)
+    assert [d["code"] for d in app.disconnects] == [1006, 1006, 1006]
 
 
 # ---- one cell per loop: flow control both ways
@@ -535,3 +542,19 @@ def test_bench_serve_ws_flags(spawn):
 def test_inflate_sanity():
     """The bomb above really is small on the wire (the test would prove nothing else)."""
     assert len(zlib.compress(b"\x00" * 5_000_000)) < 10_000
+
+
+def test_bench_protos_lists_websocket_implementations():
+    from .test_cli import _bench
+
+    result = _bench("protos")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "WebSocket implementations" in out
+    for backend in WEBSOCKETS.plugins():
+        row = next((line for line in out.splitlines() if f" {backend.name} " in line), None)
+        assert row is not None, f"no row for {backend.name} in:\n{out}"
+        assert ("unavailable" in row) is (not backend.available()[0]), row
+        if backend.version():
+            assert backend.version() in row
+    assert f"auto resolves to: {WEBSOCKETS.auto_name()}" in " ".join(out.split())
