@@ -37,6 +37,7 @@ plaintext and json, the quick profile (about a minute and a half). Examples:
   bench run --loop uvloop,asyncio --proto all --test json
   bench run --full --server all            # TechEmpower's levels, 15 s, 3 repeats
   bench run --url http://10.0.0.5:8080 --label myserver   # a server already running
+  bench run --test websocket-echo --server asgibench,uvicorn,granian --ws wsproto
   bench run --show results/asgibench-....json
 
 \b
