@@ -431,6 +431,10 @@ def build(options: dict[str, Any], command: list[str] | None = None,
     driver = drivers.get_driver(websocket_driver(options["driver_name"], tests))
     ws_impls = resolve_ws(options.get("ws_spec") or "all") \
         if any(t.websocket is not None for t in tests) else []
+    uncapped = [t.name for t in tests if t.websocket is not None]
+    if uncapped and not options.get("no_ceiling"):
+        notes.append(f"no driver ceiling for {', '.join(uncapped)}: the canned-response "
+                     "server speaks no WebSocket, so these are never flagged client-bound")
     pins = pinning.plan(options["cpus"])
     if pins.note:
         notes.append(pins.note)

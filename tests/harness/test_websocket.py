@@ -266,6 +266,8 @@ def test_bench_run_ranks_the_peers(ws_run: dict[str, Any]) -> None:
     assert ws_run["settings"]["driver"]["name"] == "python"
     assert ws_run["settings"]["ws"] == ["websockets", "wsproto"]
     assert ws_run["ceiling"] == []  # no canned answer: no ceiling
+    assert any(n.startswith("no driver ceiling for websocket-echo:")
+               for n in ws_run["settings"]["notes"])
     ranked = [(row["server"], row["parser"]) for row in ws_run["ranking"]["websocket-echo"]]
     for server, parser in PEERS:
         entry = _entry(ws_run, server, parser)
