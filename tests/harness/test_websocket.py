@@ -282,13 +282,7 @@ def test_bench_run_ranks_the_peers(ws_run: dict[str, Any]) -> None:
     assert "h11+wsproto" in ws_run["_stdout"] and "websocket-echo" in ws_run["_stdout"]
 
 
-def _asgibench_has_ws() -> bool:
-    return servers.installed("asgibench.protocols.ws")
-
-
 def test_bench_run_ranks_asgibench(ws_run: dict[str, Any]) -> None:
-    if not _asgibench_has_ws():
-        pytest.xfail("asgibench server WebSocket support lands with issue 14's server part")
     ranked = [(row["server"], row["parser"]) for row in ws_run["ranking"]["websocket-echo"]]
     for server, parser in OURS:
         entry = _entry(ws_run, server, parser)
