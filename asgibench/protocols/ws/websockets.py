@@ -44,7 +44,11 @@ class WebsocketsAdapter:
             requested = parse_extension(", ".join(v.decode("latin-1") for v in offers))
         except InvalidHeader:
             return None
-        factory = ServerPerMessageDeflateFactory()
+        # websockets' own serve() defaults (uvicorn's too): 4 KiB windows and memLevel 5
+        # keep an idle compressed connection at tens of KiB instead of hundreds.
+        factory = ServerPerMessageDeflateFactory(
+            server_max_window_bits=12, client_max_window_bits=12,
+            compress_settings={"memLevel": 5})
         accepted = []
         response = []
         for name, params in requested:
