@@ -78,8 +78,25 @@ class TestType:
     #: (TechEmpower's query, update and cached-query: their levels are 1, 5, 10, ... rows).
     level_kind: str = "concurrency"
     query_concurrency: int = 512
-    #: Needs the benchmark database (``asgibench.harness.db``): db, query, fortune, update.
+    #: The quick profile's: at 512 connections a 20-row request on SQLite takes longer
+    #: than the quick profile's half-second measurement.
+    quick_query_concurrency: int = 128
+    #: Every correct body is one of ``fast_bodies`` (so wrk's Lua check can judge them);
+    #: False where bodies vary per request (a random row), which only the Python driver
+    #: checks under load.
+    exact_bodies: bool = True
+    #: Needs the benchmark database (``asgibench.harness.db``): db, query, fortune, update,
+    #: and cached-query (which fills its cache from it).
     database: bool = False
+    #: A database type's statements per request at ``n`` rows (1 for a type without
+    #: query levels): kind (``asgibench.harness.db.COUNT_KEYS``) -> (least, most).
+    #: Verification counts them with the database's own statistics, else the app's.
+    statements: Callable[[int], dict[str, tuple[int, int]]] | None = None
+    #: Verification reads the rows back from the database: what a request wrote must be
+    #: there (TechEmpower's update: "rows unchanged fails").
+    writes: bool = False
+    #: A ``queries`` type's body check at N rows (``check_body`` takes any N).
+    check_rows: Callable[[int], Callable[[bytes], str | None]] | None = None
 
     def __post_init__(self) -> None:
         if self.level_kind not in LEVEL_KINDS:
@@ -95,6 +112,13 @@ class TestType:
         """The workload this type sends, or None for a TechEmpower ``GET path`` type."""
         source = self.workload_source
         return source() if callable(source) else source
+
+    @property
+    def has_ceiling(self) -> bool:
+        """Whether the driver's ceiling is measured for it: the canned-response server
+        answers it (a TechEmpower GET type), at concurrency levels. Query levels have
+        none: the canned answer is the same at every N, so it would repeat one figure."""
+        return self.canned is not None and self.level_kind == "concurrency"
 
     def level_path(self, level: int) -> str:
         """The request path at ``level``: ``path`` itself, or ``path`` + N for a
@@ -119,6 +143,11 @@ class TestType:
 TEST_TYPES: Registry[TestType] = Registry("test type", {
     "plaintext": "asgibench.harness.testtypes.plaintext:TEST_TYPE",
     "json": "asgibench.harness.testtypes.json_serialization:TEST_TYPE",
+    "db": "asgibench.harness.testtypes.db:TEST_TYPE",
+    "query": "asgibench.harness.testtypes.query:TEST_TYPE",
+    "fortune": "asgibench.harness.testtypes.fortune:TEST_TYPE",
+    "update": "asgibench.harness.testtypes.update:TEST_TYPE",
+    "cached-query": "asgibench.harness.testtypes.cached_query:TEST_TYPE",
     "short-lived": "asgibench.harness.testtypes.short_lived:TEST_TYPE",
     "upload": "asgibench.harness.testtypes.upload:TEST_TYPE",
     "compression": "asgibench.harness.testtypes.compression:TEST_TYPE",
@@ -133,9 +162,11 @@ def register(test_type: TestType) -> TestType:
     return test_type
 
 
-#: Display and run order for the built-in types; unknown ones follow alphabetically.
-_ORDER = ("plaintext", "json", "db", "queries", "fortunes", "updates", "cached-queries",
-          "short-lived", "upload", "compression", "static", "mixed")
+#: Display and run order for the built-in types; unknown ones follow alphabetically. The
+#: database types under both names TechEmpower has used (results files may name either).
+_ORDER = ("plaintext", "json", "db", "query", "queries", "fortune", "fortunes", "update",
+          "updates", "cached-query", "cached-queries", "short-lived", "upload",
+          "compression", "static", "mixed")
 #: TechEmpower's composite weights and ranking rules (docs/techempower.md), for test types
 #: a results file names but this asgibench has not registered (a registered type's own
 #: ``weight`` and ``ranking`` win). Both spellings TechEmpower has used are listed.
@@ -165,6 +196,14 @@ def weight(name: str) -> float:
     if name in TEST_TYPES:
         return TEST_TYPES.plugin(name).weight
     return TFB_WEIGHTS.get(name, 1.0)
+
+
+def level_kind(name: str) -> str:
+    """What the levels of test type ``name`` count, registered or not: ``concurrency``,
+    or ``queries`` (rows per request: TechEmpower's query types). Titles say it."""
+    if name in TEST_TYPES:
+        return TEST_TYPES.plugin(name).level_kind
+    return "queries" if name in _RANKED_BY_LAST_LEVEL else "concurrency"
 
 
 def ranking_rule(name: str) -> str:
