@@ -5,6 +5,7 @@ it). Each subcommand is a thin layer over a documented API:
 * :mod:`asgibench.cli.run` -- ``run`` (:mod:`asgibench.harness.plan`, the runner);
 * :mod:`asgibench.cli.resources` -- ``cost``, ``memory``;
 * :mod:`asgibench.cli.reports` -- ``report``, ``chart``, ``compare``, ``merge``;
+* :mod:`asgibench.cli.db` -- ``db init``, ``db check`` (:mod:`asgibench.harness.db`);
 * :mod:`asgibench.cli.options`, :mod:`asgibench.cli.output` -- options several commands
   share, and the consoles they print to.
 """
@@ -33,6 +34,7 @@ LAZY_COMMANDS = {
     "chart": "asgibench.cli.reports:chart_command",
     "compare": "asgibench.cli.reports:compare_command",
     "merge": "asgibench.cli.reports:merge_command",
+    "db": "asgibench.cli.db:db_command",
 }
 
 

@@ -25,6 +25,7 @@ from asgibench.cli.options import (
 )
 from asgibench.cli.output import stderr_console, table_console
 from asgibench.harness import plan, results
+from asgibench.harness.db import mask
 from asgibench.reports import terminal
 
 _HELP = """Benchmark event loops x HTTP/1.1 parsers x ASGI servers on this machine, the
@@ -67,8 +68,9 @@ it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
     proto_help=lambda: f"{protos_help()} 'rust' is granian's own (granian always uses "
                        "it).",
     test="plaintext,json",
-    test_help=lambda: f"{tests_help()} TechEmpower's plaintext and json by default; all "
-                      "adds HttpArena's short-lived, upload, compression, static and mixed, and "
+    test_help=lambda: f"{tests_help()} Default: TechEmpower's plaintext and json; all "
+                      "adds its database types (on SQLite unless --db), HttpArena's "
+                      "short-lived, upload, compression, static and mixed, and "
                       "websocket-echo, websocket-echo-16k, websocket-connect (python driver).",
 )
 @option("--driver", "driver_name", default="auto", show_default=True, metavar="NAME",
@@ -96,8 +98,8 @@ it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
 @click.option("--repeat", type=click.IntRange(min=1), default=None,
               help="Rounds; combinations are interleaved within each [quick 3, full 3].")
 @click.option("--levels", "levels_spec", multiple=True, metavar="[TEST=]N,N",
-              help="Concurrency levels for every test (16,64) or one (json=16,64); "
-                   "repeatable.")
+              help="Concurrency levels for every test (16,64) or one (json=16,64); for a "
+                   "query type, rows per request (query=1,20); repeatable.")
 @click.option("--pipeline", "pipeline_spec", multiple=True, metavar="[TEST=]N",
               help="HTTP pipelining depth under load for every test (1 = none) or one "
                    "(plaintext=1); default: TechEmpower's (plaintext 16, json 1).")
@@ -108,6 +110,11 @@ it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
                    "are launched once per implementation, shown as parser PARSER+IMPL; "
                    "hypercorn (wsproto) and granian (its own) serve them natively. "
                    "Ignored without WebSocket test types.")
+@click.option("--db", default=None, metavar="URL",
+              help="The database of the database test types (db, query, fortune, update, "
+                   "cached-query): postgresql://USER:PASS@HOST:PORT/DB (prepare it with "
+                   "bench db init) or sqlite:///PATH; default: a SQLite file this run "
+                   "seeds afresh. See docs/database.md.")
 @click.option("--timeout", type=click.FloatRange(min=0.5), default=8.0, show_default=True,
               help="Seconds before a request counts as timed out (TFB: 8).")
 @click.option("--cpus", default="auto", show_default=True, metavar="auto|none|S:D",
@@ -157,4 +164,5 @@ def _command_line() -> list[str]:
     """What the results file records as the command: ``bench run`` and its arguments."""
     invoked_as_run = len(sys.argv) > 1 and sys.argv[1] == "run" and \
         os.path.basename(sys.argv[0]) in ("bench", "__main__.py", "asgibench")
-    return ["bench", "run", *sys.argv[2:]] if invoked_as_run else ["bench", "run"]
+    # A --db URL's password is never written down (results files are shared).
+    return ["bench", "run", *map(mask, sys.argv[2:])] if invoked_as_run else ["bench", "run"]

@@ -3,12 +3,16 @@ unchanged by every server the harness compares (``bench serve``, uvicorn, hyperc
 granian).
 
 Routes: one per registered test type, served by the test type's own ``handler`` (see
-``asgibench/harness/testtypes/`` and ``docs/techempower.md``); anything else is 404
-``Not Found``. A WebSocket test type's path (``/ws``) is upgraded and echoes; a
-``websocket`` scope for any other path is refused (the server answers 403).
+``asgibench/harness/testtypes/`` and ``docs/techempower.md``), matched on the path
+without its query string (``/queries`` for ``/queries?queries=N``); ``GET
+/__asgibench/db-stats``, this process's database statement counts (``docs/database.md``);
+anything else is 404 ``Not Found``. A WebSocket test type's path (``/ws``) is upgraded and
+echoes; a ``websocket`` scope for any other path is refused (the server answers 403).
 
 The app sets ``Content-Type`` and ``Content-Length``; ``Server`` and ``Date`` are the
-server's job. Lifespan is supported (startup/shutdown complete immediately).
+server's job. Lifespan is supported: when ``ASGIBENCH_DB`` is set, startup connects to the
+database (and fills cached-query's cache), failing with one line when it cannot, and
+shutdown closes it; without it both complete immediately.
 
 ``ASGIBENCH_APP_DELAY_MS`` (read once at import): when set to a positive number, every
 HTTP request first does ``await asyncio.sleep(delay)`` -- a deliberately slowed build.
@@ -22,6 +26,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from asgibench.harness import testtypes
+from asgibench.harness.db import app as dbapp
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -35,11 +40,12 @@ _NOT_FOUND_HEADERS = [
     (b"content-type", b"text/plain"),
     (b"content-length", str(len(_NOT_FOUND_BODY)).encode("ascii")),
 ]
-#: path -> handler: each registered test type owns its routes (``path``, and ``routes``
-#: for a type that serves several, such as ``static``).
-ROUTES = {path: handler for test in map(testtypes.get, testtypes.names())
+#: path -> handler: each registered test type owns its routes (``path`` without its query
+#: string, and ``routes`` for a type that serves several, such as ``static``).
+ROUTES = {path.partition("?")[0]: handler for test in map(testtypes.get, testtypes.names())
           for path, handler in ((test.path, test.handler), *test.routes)
           if handler is not None}
+ROUTES[dbapp.STATS_PATH] = dbapp.stats
 #: path -> handler of the ``websocket`` scope: the WebSocket test types' routes.
 WEBSOCKET_ROUTES = {test.path: test.handler for test in map(testtypes.get, testtypes.names())
                     if test.websocket is not None and test.handler is not None}
@@ -87,7 +93,19 @@ async def _lifespan(receive: Receive, send: Send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            try:
+                await dbapp.startup()
+            except Exception as exc:
+                await dbapp.shutdown()  # a connection made before the failure is closed
+                await send({"type": "lifespan.startup.failed",
+                            "message": (str(exc) or type(exc).__name__).splitlines()[0]})
+                return
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            try:
+                await dbapp.shutdown()
+            except Exception as exc:
+                await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+                return
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -19,7 +19,7 @@ The user's own app (``bench cost --app``) is counted on its workloads
 (:mod:`asgibench.harness.workloads`): each verified first (:func:`verify.verify_workload`),
 then its own request bytes in their weighted turn (:func:`workloads.wires`), pipelined at
 its depth, or one connection per request with ``connection = "close"`` (so accept and
-teardown are counted). :func:`workload_requests`, :class:`Answers`, :func:`app_env`,
+teardown are counted). :func:`workload_requests`, :class:`Answers`,
 :func:`start_failure` serves ``bench memory`` too.
 """
 
@@ -33,7 +33,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +41,7 @@ import h11
 from asgibench.errors import BenchError
 from asgibench.harness import verify, workloads
 from asgibench.harness.httpclient import Client, VerifyError
-from asgibench.harness.process import ServerProcess, StartFailed
+from asgibench.harness.process import ServerProcess, StartFailed, server_env
 from asgibench.harness.servers import Launch, Unsupported
 from asgibench.harness.testtypes import TestType
 from asgibench.harness.workloads import Request, Workload
@@ -139,7 +138,7 @@ def measure(launch: Launch, tests: list[TestType], host: str, port: int, request
         argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                 f"--callgrind-out-file={out_file}", *launch.argv]
         # A fixed hash seed keeps dict layouts, and so instruction counts, repeatable.
-        env = app_env(app_dir, {**os.environ, "PYTHONHASHSEED": "0"})
+        env = server_env(app_dir, base={**os.environ, "PYTHONHASHSEED": "0"})
         server = ServerProcess(argv, None, env=env)
 
         def cost(test: TestType, instructions: int | None, reason: str = "") -> Cost:
@@ -224,16 +223,6 @@ def not_counted(item: Unsupported, tests: list[TestType], requests: int,
     """The rows of a combination that cannot be counted, one per test type."""
     return [Cost(item.server, item.loop, item.parser, test.name, test.pipeline, requests,
                  None, item.reason, app, app_dir, _workload(test)) for test in tests]
-
-
-def app_env(app_dir: str | None, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``env`` (default: this process's) with ``app_dir`` first on ``PYTHONPATH``, as
-    ``bench run`` starts every server for ``--app-dir``."""
-    out = dict(os.environ if env is None else env)
-    if app_dir:
-        out["PYTHONPATH"] = os.pathsep.join(p for p in (app_dir, out.get("PYTHONPATH", ""))
-                                            if p)
-    return out
 
 
 class _Sender:

@@ -31,12 +31,11 @@ from asgibench.errors import BenchError
 from asgibench.harness import verify
 from asgibench.harness.cost import (
     Answers,
-    app_env,
     start_failure,
     status_problem,
     workload_requests,
 )
-from asgibench.harness.process import ServerProcess, StartFailed
+from asgibench.harness.process import ServerProcess, StartFailed, server_env
 from asgibench.harness.servers import Launch
 from asgibench.harness.testtypes import TestType
 from asgibench.harness.workloads import Request, Workload, authority
@@ -156,7 +155,7 @@ def measure(launch: Launch, test: TestType, host: str, port: int, connections: i
     each connection makes one request of the keep-alive ones (round robin over them, each
     in its weighted turn; a ``connection = "close"`` workload holds nothing, so it is only
     verified); with no workload the connections are held as opened, without a request."""
-    server = ServerProcess(launch.argv, None, app_env(app_dir))
+    server = ServerProcess(launch.argv, None, server_env(app_dir))
     held_by = [w for w in workloads if w.connection != "close"]
     closing = [w.name for w in workloads if w.connection == "close"]
     note = (f"{', '.join(closing)}: connection = close, verified but not held"

@@ -15,6 +15,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import tempfile
 import urllib.parse
 from collections.abc import Collection
 from typing import Any
@@ -47,6 +48,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {"duration": 15.0, "warmup": 15.0, "primer": 5.0, "pause": 2.0, "repeat": 3},
 }
 FD_HEADROOM = 256  # file descriptors kept free beside the connections
+MAX_QUERIES = 500  # TechEmpower's bound on a query type's N
 WRK_SLOW_CONNECT = 4096  # above this many connections wrk needs long measurements
 #: ``--url``: how long the target may take to accept a connection before the run is
 #: refused (name resolution included).
@@ -167,11 +169,13 @@ def websocket_driver(name: str, tests: list[TestType]) -> str:
     return wanted
 
 
-def parse_levels(values: tuple[str, ...], tests: list[str]) -> dict[str, list[int]]:
-    """``--levels 16,64`` (every test) and/or ``--levels json=16,64`` (one test)."""
+def parse_levels(values: tuple[str, ...], tests: list[str],
+                 queries: Collection[str] = ()) -> dict[str, list[int]]:
+    """``--levels 16,64`` (every test measured by concurrency) and/or ``--levels
+    json=16,64`` (one test; for a test in ``queries``, its rows per request, 1..500)."""
     out: dict[str, list[int]] = {}
     for value in values:
-        target: list[str] = tests
+        target: list[str] = [name for name in tests if name not in queries]
         text = value
         if "=" in value:
             name, text = value.split("=", 1)
@@ -190,11 +194,18 @@ def parse_levels(values: tuple[str, ...], tests: list[str]) -> dict[str, list[in
             except ValueError:
                 raise BenchError(f"--levels {value!r}: {item!r} is not a whole number") from None
             if level < 1:
-                raise BenchError(f"--levels {value!r}: concurrency must be at least 1")
+                raise BenchError(f"--levels {value!r}: a level must be at least 1")
             if level not in levels:
                 levels.append(level)
         if not levels:
             raise BenchError(f"--levels {value!r} names no level")
+        if not target:
+            raise BenchError(f"--levels {value!r}: a bare list sets concurrency levels, and "
+                             "the query types here count rows per request: give them as "
+                             f"{sorted(queries)[0]}=1,20")
+        if any(name in queries for name in target) and max(levels) > MAX_QUERIES:
+            raise BenchError(f"--levels {value!r}: rows per request go up to {MAX_QUERIES} "
+                             "(TechEmpower clamps N to 1..500)")
         for name in target:
             out[name] = sorted(levels)
     return out
@@ -234,6 +245,18 @@ def apply_pipeline(tests: list[TestType], values: tuple[str, ...]) -> list[TestT
         dataclasses.replace(t, pipeline=depths.get(t.name, depths.get(None, t.pipeline)))
         for t in tests
     ]
+
+
+def cap_query_connections(test: TestType, limit: int | None, notes: list[str]) -> TestType:
+    """A query type with its fixed concurrency lowered to what the open-file limit holds
+    (a note says so)."""
+    if test.level_kind != "queries" or limit is None or \
+            test.query_concurrency <= limit - FD_HEADROOM:
+        return test
+    most = max(limit - FD_HEADROOM, 1)
+    notes.append(f"{test.name}: {most} connections, not {test.query_concurrency}: the "
+                 f"open-file limit is {limit}")
+    return dataclasses.replace(test, query_concurrency=most)
 
 
 def cap_levels(levels: dict[str, list[int]], limit: int | None) -> tuple[dict[str, list[int]],
@@ -405,6 +428,38 @@ def app_and_tests(options: dict[str, Any]) -> tuple[str, str | None, list[TestTy
     return app, app_dir, [testtypes.from_workload(w) for w in found]
 
 
+def database(options: dict[str, Any], tests: list[TestType], remote: bool,
+             db_flag_given: bool = True) -> tuple[str | None, str | None]:
+    """(the database URL of the database test types, a directory to remove when the run
+    ends): ``--db`` once it is checked ready (one line naming what is wrong and what to
+    run, before anything starts), else a SQLite file this run seeds in a directory of its
+    own (the default: nothing to install or set up, and concurrent runs do not share it).
+    None when no selected type needs one; with ``--url``, only a ``--db`` given (the
+    server has its own database; verification reads it when told where). ``--db``
+    without a database type is a mistake only when typed (``db_flag_given``), not when
+    it comes from ``ASGIBENCH_RUN_DB``."""
+    given = options.get("db")
+    if not any(t.database for t in tests):
+        if given and db_flag_given:
+            raise BenchError("--db is for the database test types (db, query, fortune, "
+                             "update, cached-query); none is selected (--test)")
+        return None, None
+    from asgibench.harness import db
+
+    if given:
+        dburl = db.parse_url(given)
+        status = db.status_sync(dburl)
+        if status.problems:
+            raise BenchError(f"--db {dburl.display()}: {status.problems[0]}")
+        return dburl.url, None
+    if remote:
+        return None, None
+    scratch = tempfile.mkdtemp(prefix="asgibench-db-")
+    url = f"sqlite:///{os.path.join(scratch, 'tfb.sqlite')}"
+    db.init_sync(url)  # fresh each run: update rewrites the rows
+    return url, scratch
+
+
 def build(options: dict[str, Any], command: list[str] | None = None,
           given: Collection[str] | None = None) -> tuple[Runner, str]:
     """Validate every option of ``bench run`` (BenchError on a mistake) and build the
@@ -443,9 +498,18 @@ def build(options: dict[str, Any], command: list[str] | None = None,
     base = PROFILES[profile]
     names = [t.name for t in tests]
     levels = {t.name: list(t.quick_levels if profile == "quick" else t.levels) for t in tests}
-    levels.update(parse_levels(tuple(options.get("levels_spec") or ()), names))
-    levels, level_notes = cap_levels(levels, raise_fd_limit())
+    levels.update(parse_levels(tuple(options.get("levels_spec") or ()), names,
+                               {t.name for t in tests if t.level_kind == "queries"}))
+    limit = raise_fd_limit()
+    # A query type's levels are rows per request; its connections are capped instead.
+    by_connections = {t.name: levels[t.name] for t in tests if t.level_kind == "concurrency"}
+    capped, level_notes = cap_levels(by_connections, limit)
+    levels.update(capped)
     notes.extend(level_notes)
+    if profile == "quick":
+        tests = [dataclasses.replace(t, query_concurrency=t.quick_query_concurrency)
+                 if t.level_kind == "queries" else t for t in tests]
+    tests = [cap_query_connections(t, limit, notes) for t in tests]
 
     ceiling_addr: tuple[str, int] | None = None
     if target is not None:
@@ -466,7 +530,8 @@ def build(options: dict[str, Any], command: list[str] | None = None,
 
     duration = float(options["duration"] if options.get("duration") is not None
                      else base["duration"])
-    busiest = max(max(v) for v in levels.values())
+    busiest = max(max(levels[t.name]) if t.level_kind == "concurrency" else
+                  t.query_concurrency for t in tests)
     if driver.name == "wrk" and busiest > WRK_SLOW_CONNECT and duration < 10:
         notes.append(f"wrk spends seconds opening {busiest} connections inside its "
                      f"{duration:g} s measurement; use --duration 10 or more at levels above "
@@ -506,6 +571,11 @@ def build(options: dict[str, Any], command: list[str] | None = None,
     )
     out = options.get("out") or "results"
     results.check_writable(out)
+    # Last of the checks, as it seeds the default database: nothing is done for a run a
+    # mistaken flag stops.
+    flag_given = given is None or "db" in given
+    settings.db, settings.db_scratch = database(options, tests, target is not None,
+                                                flag_given)
     if target is not None:
         why = target.reachable(PROBE_TIMEOUT_S)
         if why:

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from asgibench.harness import pinning
+from asgibench.harness.db import ENV as DB_ENV
 from asgibench.harness.httpclient import Client, VerifyError
 from asgibench.harness.ports import wait_until_free
 from asgibench.harness.testtypes import TestType
@@ -26,6 +27,24 @@ class StartFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.output = output
+
+
+def server_env(app_dir: str | None = None, db: str | None = None,
+               base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a server is started with: ``base`` (default: this process's) with
+    ``app_dir`` first on ``PYTHONPATH`` (every server imports MODULE:ATTR through
+    ``sys.path``; their own --app-dir flags differ or are missing), and the database of
+    the database types as ``ASGIBENCH_DB``, or none: one left over in the shell must not
+    make a plaintext server connect to a database."""
+    out = dict(os.environ if base is None else base)
+    if app_dir:
+        out["PYTHONPATH"] = os.pathsep.join(p for p in (app_dir, out.get("PYTHONPATH", ""))
+                                            if p)
+    if db:
+        out[DB_ENV] = db
+    else:
+        out.pop(DB_ENV, None)
+    return out
 
 
 class ServerProcess:

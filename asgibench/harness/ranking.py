@@ -48,6 +48,7 @@ class RankRow:
     errors: int  # socket errors + timeouts + non-2xx + wrong bodies, all levels and repeats
     client_bound: bool
     tied_with_next: bool = False
+    queries: int | None = None  # rows per request at the chosen level (query types)
     levels: list[Level] = field(default_factory=list, repr=False)
     chosen: Level | None = field(default=None, repr=False)
 
@@ -66,6 +67,7 @@ class RankRow:
             "requests_per_s": round(self.requests_per_s, 3),
             "min_rps": round(self.min_rps, 3), "max_rps": round(self.max_rps, 3),
             "repeats": self.repeats, "concurrency": self.concurrency,
+            **({"queries": self.queries} if self.queries is not None else {}),
             "pct_of_best": round(self.pct_of_best, 3),
             "p99_ms": round(self.p99_ms or 0.0, 3), "errors": self.errors,
             "client_bound": self.client_bound, "tied_with_next": self.tied_with_next,
@@ -84,6 +86,7 @@ class RankRow:
             "p50_ms": None if self.p50_ms is None else round(self.p50_ms, 4),
             "p99_ms": None if self.p99_ms is None else round(self.p99_ms, 4),
             "errors": self.errors, "concurrency": self.concurrency,
+            **({"queries": self.queries} if self.queries is not None else {}),
             "pipeline": self.pipeline, "client_bound": self.client_bound,
             "tied_with_next": self.tied_with_next,
         }
@@ -112,7 +115,7 @@ def rank(entries: Iterable[tuple[str, Entry]], test: str) -> list[RankRow]:
             chosen.min_rps, chosen.max_rps, len(chosen.repeats), chosen.concurrency,
             chosen.pipeline, 0.0, chosen.median_latency("p50"), chosen.median_latency("p99"),
             sum(level.errors for level in levels), chosen.client_bound,
-            levels=levels, chosen=chosen,
+            queries=chosen.queries, levels=levels, chosen=chosen,
         ))
     rows.sort(key=lambda row: (-row.requests_per_s, row.server, row.loop, row.parser,
                                row.run))

@@ -138,22 +138,48 @@ class Repeat(Measurement):
 
 @dataclass
 class Level:
-    """One concurrency level of one entry, with a repeat per round that measured it."""
+    """One level of one entry, with a repeat per round that measured it: a concurrency
+    (connections), or for TechEmpower's query types a ``queries`` count (rows per
+    request, ``?queries=N``) at a fixed concurrency."""
 
     concurrency: int
     pipeline: int = 1
     repeats: list[Repeat] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    queries: int | None = None
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Level:
+        queries = raw.get("queries")
         return cls(int(raw["concurrency"]), int(raw.get("pipeline") or 1),
                    [Repeat.from_dict(r) for r in raw.get("repeats") or []],
-                   _split(raw, ("concurrency", "pipeline", "repeats")))
+                   _split(raw, ("concurrency", "pipeline", "repeats", "queries")),
+                   None if queries is None else int(queries))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"concurrency": self.concurrency, "pipeline": self.pipeline,
-                "repeats": [r.to_dict() for r in self.repeats], **self.extra}
+        out: dict[str, Any] = {"concurrency": self.concurrency}
+        if self.queries is not None:
+            out["queries"] = self.queries
+        out.update({"pipeline": self.pipeline,
+                    "repeats": [r.to_dict() for r in self.repeats], **self.extra})
+        return out
+
+    @property
+    def value(self) -> int:
+        """What tells this level from the entry's others: its queries count, else its
+        concurrency (the x of a level chart, the key levels are matched on)."""
+        return self.concurrency if self.queries is None else self.queries
+
+    @property
+    def label(self) -> str:
+        """``c=128``, or ``q=20`` for a queries level."""
+        return f"c={self.concurrency}" if self.queries is None else f"q={self.queries}"
+
+    @property
+    def key(self) -> str:
+        """What levels are matched on across runs (bench merge, bench compare): ``c=128``,
+        or ``q=20 c=512``: 20 rows at 128 connections is not the same measurement."""
+        return self.label if self.queries is None else f"{self.label} c={self.concurrency}"
 
     # TechEmpower's figure for a level: good responses per second; over repeats, the
     # median, with min..max as the spread.

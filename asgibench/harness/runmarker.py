@@ -7,6 +7,8 @@ import os
 import sys
 import tempfile
 
+from asgibench.harness.db import mask
+
 
 class RunMarker:
     """Marks this ``bench run`` in the temp directory and finds others running now: two
@@ -35,7 +37,7 @@ class RunMarker:
                     pass  # alive, owned by another user
                 others.append(int(name))
             with open(self.path, "w", encoding="ascii") as handle:
-                handle.write(" ".join(sys.argv))
+                handle.write(" ".join(map(mask, sys.argv)))  # world-readable: no passwords
         return sorted(others)
 
     def __exit__(self, *exc: object) -> None:

@@ -22,6 +22,7 @@ not the target's.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from asgibench.harness.app import DELAY_ENV
 from asgibench.harness.drivers import Driver, DriverError, LoadResult, LoadSpec
 from asgibench.harness.httpclient import Client, VerifyError
 from asgibench.harness.pinning import PinPlan
-from asgibench.harness.process import ServerProcess, StartFailed
+from asgibench.harness.process import ServerProcess, StartFailed, server_env
 from asgibench.harness.progress import NullProgress
 from asgibench.harness.results import (
     Ceiling,
@@ -91,6 +92,12 @@ class Settings:
     ceiling_addr: tuple[str, int] | None = None
     #: ``--ws``: the WebSocket implementations of a run with WebSocket test types.
     ws: list[str] = field(default_factory=list)
+    #: The database of the database test types (a URL), given to every server started
+    #: as ASGIBENCH_DB and read directly by verification; None when no type needs one.
+    db: str | None = None
+    #: A directory this run made for its own database (the default SQLite file), removed
+    #: when the run ends.
+    db_scratch: str | None = None
 
 
 class RemoteServer:
@@ -149,7 +156,7 @@ class Runner:
                 if isinstance(item, Unsupported):
                     entry.status, entry.reason = "unsupported", item.reason
                 else:
-                    entry.levels = [Level(level, test.pipeline)
+                    entry.levels = [self._level(test, level)
                                     for level in self.settings.levels[test.name]]
                     if isinstance(item, Remote):
                         entry.extra["url"] = item.url
@@ -158,6 +165,12 @@ class Runner:
                 if test.websocket is not None and not isinstance(item, Remote) and item.ws:
                     entry.extra["ws"] = item.ws
                 self.entries[entry.key] = entry
+
+    @staticmethod
+    def _level(test: TestType, level: int) -> Level:
+        if test.level_kind == "queries":
+            return Level(test.query_concurrency, test.pipeline, queries=level)
+        return Level(level, test.pipeline)
 
     def _entry(self, launch: Launch | Remote, test: TestType) -> Entry:
         return self.entries[(*launch.key, test.name)]
@@ -190,7 +203,11 @@ class Runner:
                         "numbers are unreliable")
                 self.settings.notes.append(note)
                 self.progress.note(f"[yellow]warning:[/] {note}")
-            return self._run()
+            try:
+                return self._run()
+            finally:
+                if self.settings.db_scratch:
+                    shutil.rmtree(self.settings.db_scratch, ignore_errors=True)
 
     def _run(self) -> Run:
         self.progress.start(self.planned_seconds())
@@ -212,6 +229,15 @@ class Runner:
             self.progress.stop()
         return self.results()
 
+    def _database_extra(self) -> dict[str, Any]:
+        """The database the database types ran on (its password masked)."""
+        if not self.settings.db:
+            return {}
+        from asgibench.harness import db
+
+        dburl = db.parse_url(self.settings.db)
+        return {"database": {"kind": dburl.kind, "url": dburl.display()}}
+
     def _workload_extra(self) -> dict[str, Any]:
         """The workloads' definitions, so a report can say what was measured."""
         defined = [t.workload.to_dict() for t in self.settings.tests if t.workload]
@@ -221,14 +247,14 @@ class Runner:
         return out
 
     def _spec(self, test: TestType, connections: int, duration: float, pipeline: int,
-              address: tuple[str, int] | None = None) -> LoadSpec:
+              address: tuple[str, int] | None = None, path: str | None = None) -> LoadSpec:
         host, port = address or (self.settings.host, self.settings.port)
         workload = test.workload
         authority = workloads.authority(host, port)
         return LoadSpec(
             host=host,
             port=port,
-            path=test.path,
+            path=path or test.path,
             connections=connections,
             duration=duration,
             pipeline=pipeline,
@@ -253,14 +279,15 @@ class Runner:
         try:
             self._start(server, s.tests[0], address)
         except StartFailed as exc:
-            for test in s.tests:
+            for test in [t for t in s.tests if t.has_ceiling]:
                 for level in s.levels[test.name]:
                     self.ceiling.append(Ceiling(test.name, level, test.pipeline, "failed",
                                                 reason=f"canned server: {exc.reason}"))
             server.close()
             return
         try:
-            # A workload or a WebSocket type has no canned answer: no ceiling for it.
+            # A workload or a WebSocket type has no canned answer: no ceiling for it (nor
+            # for query levels).
             for test in [t for t in s.tests if t.has_ceiling]:
                 for level in s.levels[test.name]:
                     label = f"driver ceiling · {test.name} c={level}"
@@ -296,13 +323,7 @@ class Runner:
             self._run_remote(launch, round_no)
             return
         s = self.settings
-        env = dict(os.environ)
-        if s.app_dir:
-            # Every server imports MODULE:ATTR through sys.path; PYTHONPATH reaches them all
-            # alike (their own --app-dir flags differ or are missing).
-            env["PYTHONPATH"] = os.pathsep.join(
-                p for p in (s.app_dir, env.get("PYTHONPATH", "")) if p)
-        server = ServerProcess(launch.argv, self.pins.server, env)
+        server = ServerProcess(launch.argv, self.pins.server, server_env(s.app_dir, s.db))
         tag = f"round {round_no}/{s.repeat} · {launch.label}"
         self.progress.step(f"{tag} · starting", _STARTUP_ESTIMATE_S)
         try:
@@ -352,6 +373,9 @@ class Runner:
                 outcome = verify.verify_workload(test.workload, s.host, s.port)
             else:
                 outcome = verify.verify(test, s.host, s.port)
+            if outcome.passed and (test.statements is not None or test.writes or
+                                   test.check_rows is not None):
+                outcome.checks.extend(verify.verify_database(test, s.host, s.port, s.db))
             if entry.verification is None:
                 entry.verification = Verification.from_dict(outcome.to_dict())
             if not outcome.passed:
@@ -388,28 +412,35 @@ class Runner:
         """Prime, warm up and measure every level; False if the server died."""
         s = self.settings
         entry = self._entry(launch, test)
-        levels = s.levels[test.name]
-        phases: list[tuple[str, int, float, int, int | None]] = []
+        levels = entry.levels
+        # (phase, level, duration, pipelining, index of the level measured or None);
+        # TechEmpower primes at 8 connections and warms up at the heaviest level.
+        phases: list[tuple[str, Level, float, int, int | None]] = []
         if s.primer > 0:
-            phases.append(("primer", PRIMER_CONNECTIONS, s.primer, 1, None))
+            phases.append(("primer", Level(PRIMER_CONNECTIONS, 1, queries=levels[0].queries),
+                           s.primer, 1, None))
         if s.warmup > 0:
-            phases.append(("warm-up", max(levels), s.warmup, 1, None))
+            phases.append(("warm-up", max(levels, key=lambda lv: lv.value), s.warmup, 1,
+                           None))
         for index, level in enumerate(levels):
             phases.append(("measure", level, s.duration, test.pipeline, index))
-        for kind, connections, duration, pipeline, index in phases:
-            label = f"{tag} · {test.name} · {kind} c={connections}"
+        for kind, level, duration, pipeline, index in phases:
+            connections = level.concurrency
+            label = f"{tag} · {test.name} · {kind} {level.label}"
             self.progress.step(label, duration + (s.pause if index is not None else 0))
             self._settle(test, server)
+            path = test.path if level.queries is None else test.level_path(level.queries)
             try:
-                result = self.driver.run(self._spec(test, connections, duration, pipeline))
+                result = self.driver.run(self._spec(test, connections, duration, pipeline,
+                                                    path=path))
             except DriverError as exc:
                 if not server.alive():
-                    return self._crashed(launch, server, test, connections, round_no, kind)
+                    return self._crashed(launch, server, test, level.label, round_no, kind)
                 self._fail(launch, "driver", f"load driver failed: {exc}", None, [test])
                 self.progress.done_step()
                 return True
             if not server.alive():
-                return self._crashed(launch, server, test, connections, round_no, kind)
+                return self._crashed(launch, server, test, level.label, round_no, kind)
             if index is not None:
                 entry.levels[index].repeats.append(self._repeat(result, test, connections,
                                                                 round_no))
@@ -436,10 +467,10 @@ class Runner:
         return time.monotonic() - started
 
     def _crashed(self, launch: Launch | Remote, server: ServerProcess | RemoteServer,
-                 test: TestType, connections: int, round_no: int, kind: str) -> bool:
+                 test: TestType, level: str, round_no: int, kind: str) -> bool:
         what = f"{launch.url} stopped accepting connections" if isinstance(launch, Remote) \
             else f"server exited with status {server.returncode}"
-        reason = f"{what} during {test.name} {kind} c={connections} (round {round_no})"
+        reason = f"{what} during {test.name} {kind} {level} (round {round_no})"
         self._fail(launch, "crash", reason, server.output())
         self.progress.note(f"[red]crashed[/] {launch.label}: {reason}")
         self.progress.done_step()
@@ -491,7 +522,8 @@ class Runner:
             app=s.app, app_delay_ms=max(delay, 0.0), pinning=pins,
             notes=list(s.notes), extra={"client_bound_fraction": CLIENT_BOUND_FRACTION,
                                         **target, **self._workload_extra(),
-                                        **({"ws": list(s.ws)} if s.ws else {})},
+                                        **({"ws": list(s.ws)} if s.ws else {}),
+                                        **self._database_extra()},
         )
         return Run(self.created, __version__, self.command, env, settings, self.ceiling,
                    list(self.entries.values()), self.interrupted)

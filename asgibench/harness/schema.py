@@ -143,7 +143,8 @@ SCHEMA: dict[str, Any] = {
                         "type": "array",
                         "items": _obj({"concurrency": _INT, "pipeline": _INT,
                                        "repeats": {"type": "array",
-                                                   "items": {"$ref": "#/$defs/repeat"}}}),
+                                                   "items": {"$ref": "#/$defs/repeat"}}},
+                                      {"queries": {"type": "integer", "minimum": 1}}),
                     },
                 }
             ),
@@ -156,7 +157,8 @@ SCHEMA: dict[str, Any] = {
                                "loop": _STR, "parser": _STR, "requests_per_s": _NUM,
                                "spread_pct": _NUM, "pct_of_best": _NUM, "p99_ms": _NUM,
                                "errors": _INT, "concurrency": _INT,
-                               "client_bound": {"type": "boolean"}}),
+                               "client_bound": {"type": "boolean"}},
+                              {"queries": {"type": "integer", "minimum": 1}}),
             },
         },
         "composite": {

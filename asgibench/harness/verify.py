@@ -15,11 +15,15 @@ The exchanges go through the strict h11-based client in :mod:`asgibench.harness.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from asgibench.errors import BenchError
+from asgibench.harness import db
+from asgibench.harness.db.app import STATS_PATH
 from asgibench.harness.httpclient import IO_TIMEOUT, Client, Response, VerifyError
 from asgibench.harness.testtypes import TestType
 from asgibench.harness.workloads import Request, Workload, authority
@@ -307,3 +311,99 @@ def verify_websocket(test_type: TestType, host: str, port: int,
         except (OSError, TimeoutError, WebSocketException) as exc:
             add(Check("exchange", False, f"{type(exc).__name__}: {exc}"))
     return result
+
+
+#: Rows per request when a query type's statements and writes are verified: enough that
+#: one IN (...) query (1 statement) cannot pass for N.
+DB_CHECK_ROWS = 20
+
+
+def verify_database(test: TestType, host: str, port: int, db_url: str | None) -> list[Check]:
+    """A database type's checks beyond its bodies: the statements one request makes, as
+    the database counts them (PostgreSQL's pg_stat_statements) or else the benchmark app
+    (``GET /__asgibench/db-stats``, on the same connection, so the same worker process);
+    and for a type that writes, that the rows it answered with are the rows in the
+    database afterwards, changed (read directly, not through the app)."""
+    rows = DB_CHECK_ROWS if test.level_kind == "queries" else 1
+    path = test.level_path(rows) if test.level_kind == "queries" else test.path
+    checks: list[Check] = []
+    try:
+        with Client(host, port) as client:
+            counter = _StatementCounter(client, db_url)
+            before_rows = db.read_world_sync(db_url) if test.writes and db_url else None
+            before = counter.read()
+            response = client.get(path, test.accept)[0]
+            after = counter.read()
+        if test.check_rows is not None:
+            problem = test.check_rows(rows)(response.body)
+            checks.append(Check(f"rows {rows}", problem is None, problem or ""))
+        if test.statements is not None:
+            checks.append(_statements_check(test.statements(rows), before, after,
+                                            counter.source))
+        if test.writes:
+            checks.append(_writes_check(response.body, before_rows, db_url))
+    except VerifyError as exc:
+        checks.append(Check("statements", False, str(exc)))
+    except BenchError as exc:
+        checks.append(Check("database", False, str(exc)))
+    return checks
+
+
+class _StatementCounter:
+    """Statement totals, from the database when it counts them, else from the app."""
+
+    def __init__(self, client: Client, db_url: str | None) -> None:
+        self.client, self.db_url = client, db_url
+        self.source = "none"
+        if db_url and db.statement_counts_sync(db_url) is not None:
+            self.source = "pg_stat_statements"
+
+    def read(self) -> dict[str, int] | None:
+        if self.source == "pg_stat_statements":
+            return db.statement_counts_sync(self.db_url)
+        response = self.client.get(STATS_PATH, "application/json")[0]
+        try:
+            counts = json.loads(response.body) if response.status == 200 else None
+        except ValueError:
+            counts = None
+        if isinstance(counts, dict) and counts:
+            self.source = "the app's count"
+            return {key: int(value) for key, value in counts.items()}
+        return None
+
+
+def _statements_check(expected: dict[str, tuple[int, int]], before: dict[str, int] | None,
+                      after: dict[str, int] | None, source: str) -> Check:
+    if before is None or after is None:
+        return Check("statements", True, "not counted: neither pg_stat_statements nor the "
+                                         "app's statistics route is there")
+    made = {kind: after.get(kind, 0) - before.get(kind, 0) for kind in expected}
+    wrong = [f"{kind} {made[kind]} (expected {low}" + (f"..{high})" if high != low else ")")
+             for kind, (low, high) in expected.items() if not low <= made[kind] <= high]
+    if wrong:
+        return Check("statements", False, f"one request made {', '.join(wrong)} ({source})")
+    said = ", ".join(f"{kind} {count}" for kind, count in made.items() if count)
+    return Check("statements", True, f"{said or 'no statement'} ({source})")
+
+
+def _writes_check(body: bytes, before: dict[int, int] | None, db_url: str | None) -> Check:
+    if before is None or not db_url:
+        return Check("update_persisted", True, "not checked: the database is not known "
+                                               "here (give --db)")
+    try:
+        answered = {int(row["id"]): int(row["randomNumber"]) for row in json.loads(body)}
+    except (ValueError, TypeError, KeyError):
+        return Check("update_persisted", False, f"the answer is not rows: {body[:60]!r}")
+    stored = db.read_world_sync(db_url, answered)
+    lost = [i for i, value in answered.items() if stored.get(i) != value]
+    if lost:
+        return Check("update_persisted", False,
+                     f"{len(lost)} of {len(answered)} rows answered are not in the database "
+                     f"(id {lost[0]}: answered {answered[lost[0]]}, stored "
+                     f"{stored.get(lost[0])})")
+    changed = sum(before.get(i) != value for i, value in answered.items())
+    # A random number in 1..10000 repeats the old one 1 time in 10,000: most must differ.
+    if changed * 2 < len(answered):
+        return Check("update_persisted", False,
+                     f"only {changed} of {len(answered)} rows changed in the database")
+    return Check("update_persisted", True, f"{changed} of {len(answered)} rows changed")

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from asgibench.errors import BenchError
+from asgibench.harness import testtypes
 from asgibench.harness.results import PERCENTILE_KEYS
 from asgibench.reports import fmt
 from asgibench.reports.model import REFERENCE_LOOP, Matrix, RankRow, Report
@@ -413,12 +414,7 @@ def _label(row: RankRow, multi: bool) -> str:
 
 
 def _load_text(report: Report, test: str) -> str:
-    levels = report.levels.get(test, [])
-    text = "concurrency " + ", ".join(str(c) for c in levels) if levels else ""
-    depth = report.pipeline.get(test, 1)
-    if depth > 1:
-        text += f", HTTP pipelining x{depth}"
-    return text
+    return report.load_text(test, ", HTTP pipelining x")
 
 
 def _footnote(report: Report, note: str) -> str:
@@ -507,18 +503,19 @@ def ranking_chart(report: Report, test: str) -> Figure:
 
 
 def concurrency_skip(report: Report, test: str) -> str | None:
-    """Why ``test`` gets no concurrency chart, or None when it gets one: a line needs two
-    levels, and with one a "requests/s against concurrency" chart is a column of dots
-    that says less than the ranking."""
+    """Why ``test`` gets no level chart, or None when it gets one: a line needs two
+    levels, and with one a "requests/s against concurrency" (or against queries per
+    request) chart is a column of dots that says less than the ranking."""
     rows = report.rankings.get(test, [])
     if not rows:
         return "no configuration was ranked"
-    levels = sorted({level.concurrency for row in rows for level in row.levels})
+    kind = testtypes.level_kind(test)
+    levels = sorted({level.value for row in rows for level in row.levels})
     if len(levels) < 2:
-        return f"one concurrency level ({', '.join(map(str, levels)) or '-'}); a line needs two"
+        return f"one {kind} level ({', '.join(map(str, levels)) or '-'}); a line needs two"
     if not any(len(row.levels) > 1 for row in rows):
         return (
-            f"each configuration was measured at one concurrency level only (levels "
+            f"each configuration was measured at one {kind} level only (levels "
             f"{', '.join(map(str, levels))} across configurations); a line needs two"
         )
     return None
@@ -527,7 +524,9 @@ def concurrency_skip(report: Report, test: str) -> str | None:
 def concurrency_chart(report: Report, test: str) -> Figure:
     """requests/s against concurrency; when :func:`concurrency_skip` gives a reason (which
     :func:`write` skips the chart for), a short figure that states it."""
-    title = f"{test}: requests/s against concurrency"
+    queries = testtypes.level_kind(test) == "queries"
+    title = f"{test}: requests/s against " + ("queries per request" if queries else
+                                               "concurrency")
     reason = concurrency_skip(report, test)
     if reason is not None:
         fig = _figure(1.0)
@@ -542,7 +541,7 @@ def concurrency_chart(report: Report, test: str) -> Figure:
     ticks: set[int] = set()
     handles: list[Any] = []
     for row in rows:
-        xs = [lv.concurrency for lv in row.levels]
+        xs = [lv.value for lv in row.levels]
         ys = [lv.median_rps for lv in row.levels]
         lows = [y - min(lv.rps) for y, lv in zip(ys, row.levels, strict=True)]
         highs = [max(lv.rps) - y for y, lv in zip(ys, row.levels, strict=True)]
@@ -590,7 +589,10 @@ def concurrency_chart(report: Report, test: str) -> Figure:
     ax.set_xticks(sorted(ticks), [str(t) for t in sorted(ticks)])
     ax.minorticks_off()
     depth = report.pipeline.get(test, 1)
+    connections = {lv.concurrency for row in rows for lv in row.levels}
     ax.set_xlabel(
+        f"rows per request (queries=N), at {', '.join(map(str, sorted(connections)))} "
+        "connections" if queries else
         "concurrent connections" + (f" (each pipelining {depth} requests)" if depth > 1 else "")
     )
     ax.set_ylabel("requests per second")
@@ -612,7 +614,7 @@ def latency_chart(report: Report, test: str) -> Figure:
         if any(r.chosen is not None and r.chosen.latencies(name) for r in rows)
     ]
     positions = {name: i for i, name in enumerate(keys)}
-    levels = {r.concurrency for r in rows}
+    levels = {r.chosen.label for r in rows if r.chosen is not None}
     handles: list[Any] = []
     for row in rows:
         if row.chosen is None:
@@ -623,7 +625,7 @@ def latency_chart(report: Report, test: str) -> Figure:
             continue
         label = _label(row, report.multi_run)
         if len(levels) > 1:
-            label += f" (c={row.concurrency})"
+            label += f" ({row.chosen.label})"
         (line,) = ax.plot(
             [x for x, _ in pts],
             [y for _, y in pts],

@@ -1,6 +1,7 @@
 """``bench compare BASELINE CANDIDATE``: a regression verdict a CI job can trust.
 
-Entries are matched on (server, loop, parser, test type, concurrency). For each match:
+Entries are matched on (server, loop, parser, test type, level: its concurrency, or its
+queries count for TechEmpower's query types). For each match:
 
 * the figure of a side is the median of its repeats' requests/s -- or, with
   ``--normalise``, that median divided by the run's driver ceiling at the same test and
@@ -35,7 +36,7 @@ from asgibench.errors import BenchError
 from asgibench.harness.results import Entry, Level, Run
 from asgibench.reports import fmt, stats
 
-Key = tuple[str, str, str, str, int]  # server, loop, parser, test, concurrency
+Key = tuple[str, str, str, str, str]  # server, loop, parser, test, Level.key
 
 SLOWER = "slower"
 FASTER = "faster"
@@ -68,8 +69,8 @@ class Match:
 
     @property
     def label(self) -> str:
-        server, loop, parser, test, conc = self.key
-        return f"{server} {loop}/{parser} {test} c={conc}"
+        server, loop, parser, test, level = self.key
+        return f"{server} {loop}/{parser} {test} {level}"
 
     def figure(self, side: str) -> float:
         values = self.baseline if side == "baseline" else self.candidate
@@ -82,7 +83,7 @@ class Match:
         return top
 
     def to_dict(self) -> dict[str, Any]:
-        server, loop, parser, test, conc = self.key
+        server, loop, parser, test, level = self.key
         est = self.estimate
 
         def side(name: str, raw: list[float], ref: list[float] | None,
@@ -92,7 +93,7 @@ class Match:
 
         return {
             "server": server, "loop": loop, "parser": parser, "test": test,
-            "concurrency": conc, "pipeline": self.pipeline,
+            **_level_fields(level), "pipeline": self.pipeline,
             "baseline": side("baseline", self.raw_baseline, self.baseline_ref, self.baseline),
             "candidate": side("candidate", self.raw_candidate, self.candidate_ref,
                               self.candidate),
@@ -170,15 +171,24 @@ def _index(run: Run) -> tuple[dict[Key, Level], dict[tuple[str, str, str, str], 
         if entry.status != "ok":
             continue
         for level in entry.measured_levels:
-            measured[(*entry.key, level.concurrency)] = level
+            measured[(*entry.key, level.key)] = level
     return measured, entries
 
 
-def _normalise(level: Level, run: Run, label: str, test: str, conc: int,
+def _level_fields(key: str) -> dict[str, int]:
+    """``c=128`` -> ``{"concurrency": 128}``; ``q=20 c=512`` -> ``{"queries": 20,
+    "concurrency": 512}`` (Level.key)."""
+    names = {"q": "queries", "c": "concurrency"}
+    return {names[kind]: int(value) for kind, _, value in
+            (part.partition("=") for part in key.split())}
+
+
+def _normalise(level: Level, run: Run, label: str, test: str,
                paired: bool = False) -> tuple[list[float], list[float] | None]:
     """(values, reference): the raw values and the ceiling measurements to divide their
     figure by; with ``paired``, per-round ratios when the ceiling was measured every
     round."""
+    conc = level.concurrency
     by_round = run.ceiling_rounds(test, conc) if paired else {}
     if by_round and level.rounds and all(r in by_round for r in level.rounds):
         return [v / by_round[r] for v, r in zip(level.rps, level.rounds, strict=True)], None
@@ -192,8 +202,8 @@ def _normalise(level: Level, run: Run, label: str, test: str, conc: int,
 
 
 def _describe_key(key: Key) -> str:
-    server, loop, parser, test, conc = key
-    return f"{server} {loop}/{parser} {test} c={conc}"
+    server, loop, parser, test, level = key
+    return f"{server} {loop}/{parser} {test} {level}"
 
 
 def _dig(value: Any, *path: str) -> Any:
@@ -331,12 +341,15 @@ def compare(base: Run, cand: Run, threshold: float = 0.05, *, normalise: bool = 
         if b_level.pipeline != c_level.pipeline:
             warnings.append(f"{_describe_key(key)}: pipelining depth {b_level.pipeline} vs "
                             f"{c_level.pipeline}")
-        if normalise:
-            _, _, _, test, conc = key
+        if normalise and b_level.queries is not None:
+            warnings.append(f"{_describe_key(key)}: query levels have no driver ceiling, "
+                            "so this entry is compared unnormalised")
+        elif normalise:
+            test = key[3]
             match.baseline, match.baseline_ref = _normalise(b_level, base, "baseline", test,
-                                                            conc, paired)
+                                                            paired)
             match.candidate, match.candidate_ref = _normalise(c_level, cand, "candidate",
-                                                              test, conc, paired)
+                                                              test, paired)
             if match.baseline_ref is None and match.candidate_ref is None:
                 n_paired += 1
             else:
@@ -351,7 +364,7 @@ def compare(base: Run, cand: Run, threshold: float = 0.05, *, normalise: bool = 
     if not matches:
         raise BenchError(
             f"{base.path!r} and {cand.path!r} have no measured entry in common (server, "
-            "loop, parser, test type, concurrency); were they run with the same selection?")
+            "loop, parser, test type, level); were they run with the same selection?")
 
     for match in matches:
         if match.verdict == FAILED:

@@ -61,3 +61,11 @@ def bar(fraction: float, width: int = 20) -> str:
 def spread(spread_pct: float, repeats: int) -> str:
     """The ``±`` column: half the min..max range, or ``-`` with one repeat."""
     return f"±{spread_pct:.1f}%" if repeats > 1 else "-"
+
+
+def load_text(kind: str, levels: list[int], depth: int = 1, pipelining: str = " · pipelined x"
+              ) -> str:
+    """A test's load as titles say it: ``concurrency 16, 64`` or ``queries 1, 5, 10``
+    (``kind``: the test type's level kind), then its pipelining depth when above 1."""
+    text = f"{kind} {', '.join(map(str, levels))}" if levels else ""
+    return text + (f"{pipelining}{depth}" if depth > 1 else "")

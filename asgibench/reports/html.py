@@ -277,11 +277,7 @@ def matrix_table(report: Report, matrix: Matrix) -> str:
 
 
 def _load_text(report: Report, test: str) -> str:
-    levels = ", ".join(str(c) for c in report.levels.get(test, []))
-    text = f"concurrency {levels}" if levels else ""
-    if report.pipeline.get(test, 1) > 1:
-        text += f" · HTTP pipelining x{report.pipeline[test]}"
-    return text
+    return report.load_text(test, " · HTTP pipelining x")
 
 
 def _group_head(report: Report, group: Group) -> str:

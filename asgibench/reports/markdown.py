@@ -40,12 +40,8 @@ def table(
 
 
 def title(report: Report, test: str) -> str:
-    levels = ", ".join(str(c) for c in report.levels.get(test, []))
-    text = f"{test} · concurrency {levels}" if levels else test
-    depth = report.pipeline.get(test, 1)
-    if depth > 1:
-        text += f" · pipelined x{depth}"
-    return text
+    load = report.load_text(test)
+    return f"{test} · {load}" if load else test
 
 
 def flags_of(row: RankRow) -> str:

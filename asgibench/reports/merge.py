@@ -82,12 +82,12 @@ def _merge_entry(merged: Entry, entry: Entry) -> None:
         entry.verification is not None and not entry.verification.passed
     ):
         merged.verification = entry.verification
-    by_conc = {level.concurrency: level for level in merged.levels}
+    by_key = {level.key: level for level in merged.levels}
     for level in entry.levels:
-        target = by_conc.get(level.concurrency)
+        target = by_key.get(level.key)
         if target is None:
             merged.levels.append(level)
-            by_conc[level.concurrency] = level
+            by_key[level.key] = level
         else:
             target.repeats.extend(level.repeats)
 

@@ -277,6 +277,11 @@ class Report:
         """How many runs measured ``row``'s ranked level."""
         return self.row_runs.get((row.run, row.server, row.loop, row.parser, row.test), 1)
 
+    def load_text(self, test: str, pipelining: str = " · pipelined x") -> str:
+        """``concurrency 16, 64 · pipelined x16``, or ``queries 1, 5, 10`` (fmt.load_text)."""
+        return fmt.load_text(testtypes.level_kind(test), self.levels.get(test, []),
+                             self.pipeline.get(test, 1), pipelining)
+
     @property
     def weights_source(self) -> str:
         """Where the composite's weights come from (TechEmpower's, or 1 for other types)."""
@@ -403,7 +408,8 @@ def settings_line(run: Run, runs: int = 1) -> str:
 def _levels_text(settings: Settings, tests: list[str]) -> str:
     parts = []
     for test in tests:
-        text = f"{test} " + ", ".join(str(c) for c in settings.levels.get(test, []))
+        kind = "queries " if testtypes.level_kind(test) == "queries" else ""
+        text = f"{test} {kind}" + ", ".join(str(c) for c in settings.levels.get(test, []))
         depth = int(settings.pipeline.get(test, 1) or 1)
         if depth > 1:
             text += f" (pipelined x{depth})"
@@ -802,7 +808,8 @@ def _runs_per_row(
             for member in members:
                 for entry in member.entries:
                     if entry.key == (row.server, row.loop, row.parser, test) and any(
-                        level.concurrency == row.concurrency and level.repeats
+                        (level.concurrency, level.queries) == (row.concurrency, row.queries)
+                        and level.repeats
                         for level in entry.levels
                     ):
                         count += 1

@@ -17,7 +17,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from asgibench.harness import ranking
+from asgibench.harness import ranking, testtypes
 from asgibench.harness.results import Entry, Run
 from asgibench.reports import fmt
 
@@ -47,9 +47,9 @@ def render(run: Run, console: Console) -> None:
         console.print(f"[yellow]{fmt.ONE_REPEAT}[/]", soft_wrap=True)
     for test in tests:
         rows = rankings[test]
-        levels = ", ".join(str(c) for c in settings.levels.get(test, []))
-        pipe = settings.pipeline.get(test, 1)
-        title = f"{test} · concurrency {levels}" + (f" · pipelined x{pipe}" if pipe > 1 else "")
+        title = f"{test} · " + fmt.load_text(testtypes.level_kind(test),
+                                             settings.levels.get(test, []),
+                                             settings.pipeline.get(test, 1))
         if not rows:
             console.print(f"\n[bold]{title}[/]: no combination was ranked")
             continue

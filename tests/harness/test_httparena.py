@@ -24,7 +24,8 @@ APPS = Path(__file__).resolve().parent / "apps"
 
 
 def test_the_five_are_registered_and_run_by_all() -> None:
-    assert [t.name for t in testtypes.resolve("all")][2:7] == list(ARENA)
+    names = [t.name for t in testtypes.resolve("all")]
+    assert names[names.index("short-lived"):][:5] == list(ARENA)
     for name in ARENA:
         test = testtypes.get(name)
         assert test.workload is not None and test.workload.name == name

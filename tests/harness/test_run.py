@@ -168,7 +168,7 @@ def _one_line_error(proc: subprocess.CompletedProcess[str], needle: str) -> None
         (["--loop", "turbo"], "unknown loop 'turbo'"),
         (["--proto", "picohttp"], "unknown parser 'picohttp'"),
         (["--server", "nginx"], "unknown server 'nginx'"),
-        (["--test", "db"], "unknown test type 'db'"),
+        (["--test", "dbx"], "unknown test type 'dbx'"),
         (["--driver", "ab"], "ab"),
         (["--levels", "many"], "not a whole number"),
         (["--cpus", "0:999"], "cannot use"),

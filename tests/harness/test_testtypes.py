@@ -12,8 +12,8 @@ def test_registry() -> None:
     assert testtypes.names()[:2] == ["plaintext", "json"]
     assert [t.name for t in testtypes.resolve("json,plaintext,json")] == ["json", "plaintext"]
     assert [t.name for t in testtypes.resolve("all")] == testtypes.names()
-    with pytest.raises(BenchError, match="unknown test type 'db'"):
-        testtypes.resolve("db")
+    with pytest.raises(BenchError, match="unknown test type 'nosuch'"):
+        testtypes.resolve("nosuch")
     plaintext = testtypes.get("plaintext")
     assert plaintext.pipeline == 16 and plaintext.levels == (256, 1024, 4096, 16384)
     assert testtypes.get("json").levels == (16, 32, 64, 128, 256, 512)

@@ -67,8 +67,9 @@ _RPS = r"\d{1,3}(?:,\d{3})*"
 TERM_HEADER = ["#", "server", "loop", "parser", "req/s", "±", "%best", "p99", "errors",
                "conc", "flags"]
 TERM_COMPOSITE_HEADER = ["rank", "server", "loop", "parser", "score"]
-TERM_TITLE = re.compile(r"^(?P<test>\S+) · concurrency\b")
-TERM_UNRANKED = re.compile(r"^(?P<test>\S+) · concurrency\b.*: no combination was ranked$")
+TERM_TITLE = re.compile(r"^(?P<test>\S+) · (?:concurrency|queries)\b")
+TERM_UNRANKED = re.compile(
+    r"^(?P<test>\S+) · (?:concurrency|queries)\b.*: no combination was ranked$")
 _FLAG = r"(?:client-bound|≈next)"
 TERM_ROW = re.compile(
     rf"^\s*(?P<rank>\d+)\s+(?P<server>\S+)\s+(?P<loop>\S+)\s+(?P<parser>\S+)"

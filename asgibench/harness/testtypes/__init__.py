@@ -88,12 +88,29 @@ class TestType:
     #: (TechEmpower's query, update and cached-query: their levels are 1, 5, 10, ... rows).
     level_kind: str = "concurrency"
     query_concurrency: int = 512
-    #: Needs the benchmark database (``asgibench.harness.db``): db, query, fortune, update.
+    #: The quick profile's: at 512 connections a 20-row request on SQLite takes longer
+    #: than the quick profile's half-second measurement.
+    quick_query_concurrency: int = 128
+    #: Every correct body is one of ``fast_bodies`` (so wrk's Lua check can judge them);
+    #: False where bodies vary per request (a random row), which only the Python driver
+    #: checks under load.
+    exact_bodies: bool = True
+    #: Needs the benchmark database (``asgibench.harness.db``): db, query, fortune, update,
+    #: and cached-query (which fills its cache from it).
     database: bool = False
     #: Set for a WebSocket type (``websocket-echo``...): ``path`` is upgraded and echoes
     #: messages; ``handler`` serves its ``websocket`` scope too. Verified by
     #: ``verify.verify_websocket``, driven by the Python driver only (wrk cannot).
     websocket: WebSocketLoad | None = None
+    #: A database type's statements per request at ``n`` rows (1 for a type without
+    #: query levels): kind (``asgibench.harness.db.COUNT_KEYS``) -> (least, most).
+    #: Verification counts them with the database's own statistics, else the app's.
+    statements: Callable[[int], dict[str, tuple[int, int]]] | None = None
+    #: Verification reads the rows back from the database: what a request wrote must be
+    #: there (TechEmpower's update: "rows unchanged fails").
+    writes: bool = False
+    #: A ``queries`` type's body check at N rows (``check_body`` takes any N).
+    check_rows: Callable[[int], Callable[[bytes], str | None]] | None = None
 
     def __post_init__(self) -> None:
         if self.level_kind not in LEVEL_KINDS:
@@ -112,9 +129,11 @@ class TestType:
 
     @property
     def has_ceiling(self) -> bool:
-        """True when the canned-response server answers this type, so the driver's
-        ceiling can be measured (a workload or a WebSocket type has no canned answer)."""
-        return self.canned is not None
+        """Whether the driver's ceiling is measured for it: the canned-response server
+        answers it (a TechEmpower GET type), at concurrency levels. A workload or a
+        WebSocket type has no canned answer; query levels have none either: the canned
+        answer is the same at every N, so it would repeat one figure."""
+        return self.canned is not None and self.level_kind == "concurrency"
 
     def level_path(self, level: int) -> str:
         """The request path at ``level``: ``path`` itself, or ``path`` + N for a
@@ -139,6 +158,11 @@ class TestType:
 TEST_TYPES: Registry[TestType] = Registry("test type", {
     "plaintext": "asgibench.harness.testtypes.plaintext:TEST_TYPE",
     "json": "asgibench.harness.testtypes.json_serialization:TEST_TYPE",
+    "db": "asgibench.harness.testtypes.db:TEST_TYPE",
+    "query": "asgibench.harness.testtypes.query:TEST_TYPE",
+    "fortune": "asgibench.harness.testtypes.fortune:TEST_TYPE",
+    "update": "asgibench.harness.testtypes.update:TEST_TYPE",
+    "cached-query": "asgibench.harness.testtypes.cached_query:TEST_TYPE",
     "short-lived": "asgibench.harness.testtypes.short_lived:TEST_TYPE",
     "upload": "asgibench.harness.testtypes.upload:TEST_TYPE",
     "compression": "asgibench.harness.testtypes.compression:TEST_TYPE",
@@ -156,10 +180,12 @@ def register(test_type: TestType) -> TestType:
     return test_type
 
 
-#: Display and run order for the built-in types; unknown ones follow alphabetically.
-_ORDER = ("plaintext", "json", "db", "queries", "fortunes", "updates", "cached-queries",
-          "short-lived", "upload", "compression", "static", "mixed", "websocket-echo",
-          "websocket-echo-16k", "websocket-connect")
+#: Display and run order for the built-in types; unknown ones follow alphabetically. The
+#: database types under both names TechEmpower has used (results files may name either).
+_ORDER = ("plaintext", "json", "db", "query", "queries", "fortune", "fortunes", "update",
+          "updates", "cached-query", "cached-queries", "short-lived", "upload",
+          "compression", "static", "mixed", "websocket-echo", "websocket-echo-16k",
+          "websocket-connect")
 #: TechEmpower's composite weights and ranking rules (docs/techempower.md), for test types
 #: a results file names but this asgibench has not registered (a registered type's own
 #: ``weight`` and ``ranking`` win). Both spellings TechEmpower has used are listed.
@@ -189,6 +215,14 @@ def weight(name: str) -> float:
     if name in TEST_TYPES:
         return TEST_TYPES.plugin(name).weight
     return TFB_WEIGHTS.get(name, 1.0)
+
+
+def level_kind(name: str) -> str:
+    """What the levels of test type ``name`` count, registered or not: ``concurrency``,
+    or ``queries`` (rows per request: TechEmpower's query types). Titles say it."""
+    if name in TEST_TYPES:
+        return TEST_TYPES.plugin(name).level_kind
+    return "queries" if name in _RANKED_BY_LAST_LEVEL else "concurrency"
 
 
 def ranking_rule(name: str) -> str:
