@@ -179,8 +179,11 @@ def weights(rankings: dict[str, list[RankRow]]) -> dict[str, float]:
 
 def weights_source(weights: dict[str, float]) -> str:
     """Where the composite's weights (test -> weight) come from, for its title."""
-    if all(testtypes.TFB_WEIGHTS.get(test) == weight for test, weight in weights.items()):
+    tfb = [testtypes.TFB_WEIGHTS.get(test) == weight for test, weight in weights.items()]
+    if all(tfb):
         return "TechEmpower's weights"
+    if not any(tfb):
+        return "each type's own weight"
     return "TechEmpower's weights for its types, each other type's own"
 
 

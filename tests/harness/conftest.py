@@ -34,8 +34,9 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 15
     raise RuntimeError(f"nothing listening on {port}")
 
 
-def start(argv: list[str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start(argv: list[str], port: int, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     try:
         wait_listening(port, proc)
     except RuntimeError:

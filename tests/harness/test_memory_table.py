@@ -3,10 +3,12 @@ and the loop shown for granian being the loop granian ran."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -180,8 +182,11 @@ LOOP_TYPE = {
 
 
 def _loop_ran(launch: Launch, cwd: Path, port: int) -> str:
+    # Its own session: granian's worker is a child process, and killing only the parent
+    # would leave the worker running (it did: orphans on every run of this test).
     process = subprocess.Popen(
-        launch.argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        launch.argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -192,13 +197,21 @@ def _loop_ran(launch: Launch, cwd: Path, port: int) -> str:
                 return connection.getresponse().read().decode()
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()
+                    _kill_group(process)
                     stderr = process.communicate()[1]
                     raise AssertionError(f"granian did not answer: {stderr}") from None
                 time.sleep(0.1)
     finally:
-        process.kill()
+        _kill_group(process)
         process.wait()
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    if not hasattr(os, "killpg"):  # Windows: no process groups to signal
+        process.kill()
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.mark.slow

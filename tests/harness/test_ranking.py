@@ -111,3 +111,12 @@ def test_composite_weights_and_completeness() -> None:
 
 def test_composite_needs_two_types() -> None:
     assert ranking.composite(rank_all([entry("a", {16: [1]})], ["json"])) == []
+
+
+def test_the_composite_says_where_its_weights_come_from() -> None:
+    from asgibench.harness import ranking
+
+    assert ranking.weights_source({"json": 1.0, "plaintext": 0.75}) == "TechEmpower's weights"
+    assert ranking.weights_source({"upload": 1.0, "get-items": 1.0}) == "each type's own weight"
+    assert ranking.weights_source({"json": 1.0, "upload": 1.0}) == \
+        "TechEmpower's weights for its types, each other type's own"

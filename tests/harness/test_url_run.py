@@ -21,7 +21,7 @@ from asgibench.harness import plan, results, servers
 from asgibench.harness.servers import Remote
 from asgibench.reports import markdown, model
 
-from .conftest import free_port, stop, wait_listening
+from .conftest import free_port, start, stop
 
 pytestmark = pytest.mark.slow
 
@@ -35,15 +35,8 @@ OUTSIDE = "started outside asgibench"
 def serve(app: str, cwd: Path | None = None) -> tuple[subprocess.Popen[bytes], int]:
     """``bench serve APP`` in its own process, as a user starts the server they measure."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "asgibench", "serve", app, "--port",
-                             str(port), "--loop", "asyncio", "--proto", "h11"],
-                            cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_listening(port, proc)
-    except RuntimeError:
-        proc.kill()
-        proc.wait()
-        raise
+    proc = start([sys.executable, "-m", "asgibench", "serve", app, "--port", str(port),
+                  "--loop", "asyncio", "--proto", "h11"], port, cwd)
     return proc, port
 
 

@@ -220,6 +220,30 @@ class Status:
         return not self.problems
 
 
+def table_unreadable(result: Status, dburl: DbUrl, table: str, why: str) -> None:
+    """Record that ``table`` cannot be read as TechEmpower's (a backend's error, ``why``)."""
+    result.problems.append(f"table {table} is not TechEmpower's ({why}): {init_hint(dburl)}")
+
+
+def judge_world(result: Status, dburl: DbUrl, count: int, low: int | None,
+                high: int | None, bad: int | None) -> int:
+    """Judge World from its row count, id range and rows with a randomNumber out of
+    1..10000 (each backend fetches them its own way); returns the row count."""
+    if (count, low, high) != (WORLD_ROWS, 1, WORLD_ROWS) or bad:
+        result.problems.append(
+            f"table World holds {count} rows (ids {low}..{high}), expected ids "
+            f"1..{WORLD_ROWS} with randomNumber in 1..{WORLD_ROWS}: {init_hint(dburl)}")
+    return int(count)
+
+
+def judge_fortune(result: Status, dburl: DbUrl, rows: list[tuple[int, str]]) -> int:
+    """Judge Fortune from its ``(id, message)`` rows; returns their count."""
+    if sorted(rows) != sorted(FORTUNES):
+        result.problems.append(f"table Fortune holds {len(rows)} rows, not TechEmpower's "
+                               f"{len(FORTUNES)} fortunes: {init_hint(dburl)}")
+    return len(rows)
+
+
 def _backend(dburl: DbUrl) -> ModuleType:
     if dburl.kind == "sqlite":
         from asgibench.harness.db import sqlite

@@ -42,6 +42,9 @@ from asgibench.harness.db import (
     Status,
     classify,
     init_hint,
+    judge_fortune,
+    judge_world,
+    table_unreadable,
 )
 
 CONNECT_TIMEOUT_S = 10.0
@@ -290,29 +293,20 @@ async def _check_world(conn: Any, dburl: DbUrl, result: Status) -> int | None:
             f"count(*) FILTER (WHERE randomnumber < 1 OR randomnumber > {WORLD_ROWS}) "
             "FROM world")
     except asyncpg.PostgresError as exc:
-        result.problems.append(f"table World is not TechEmpower's ({_first_line(exc)}): "
-                               f"{init_hint(dburl)}")
+        table_unreadable(result, dburl, "World", _first_line(exc))
         return None
-    if (count, low, high) != (WORLD_ROWS, 1, WORLD_ROWS) or bad:
-        result.problems.append(
-            f"table World holds {count} rows (ids {low}..{high}), expected ids "
-            f"1..{WORLD_ROWS} with randomNumber in 1..{WORLD_ROWS}: {init_hint(dburl)}")
-    return int(count)
+    return judge_world(result, dburl, count, low, high, bad)
 
 
 async def _check_fortune(conn: Any, dburl: DbUrl, result: Status) -> int | None:
     asyncpg = _asyncpg()
     try:
-        rows = sorted((r[0], r[1]) for r in
-                      await conn.fetch(f"SELECT id, message, 1 AS {VERIFY_MARKER} FROM fortune"))
+        rows = [(r[0], r[1]) for r in
+                await conn.fetch(f"SELECT id, message, 1 AS {VERIFY_MARKER} FROM fortune")]
     except asyncpg.PostgresError as exc:
-        result.problems.append(f"table Fortune is not TechEmpower's ({_first_line(exc)}): "
-                               f"{init_hint(dburl)}")
+        table_unreadable(result, dburl, "Fortune", _first_line(exc))
         return None
-    if rows != sorted(FORTUNES):
-        result.problems.append(f"table Fortune holds {len(rows)} rows, not TechEmpower's "
-                               f"{len(FORTUNES)} fortunes: {init_hint(dburl)}")
-    return len(rows)
+    return judge_fortune(result, dburl, rows)
 
 
 async def read_world(dburl: DbUrl, ids: list[int] | None) -> dict[int, int]:

@@ -34,6 +34,9 @@ from asgibench.harness.db import (
     Status,
     classify,
     init_hint,
+    judge_fortune,
+    judge_world,
+    table_unreadable,
 )
 
 #: How long a statement waits for another process's write lock before failing, in ms.
@@ -232,27 +235,18 @@ async def _check_world(conn: Any, dburl: DbUrl, result: Status) -> int | None:
             "SELECT count(*), min(id), max(id), "
             f"sum(randomNumber < 1 OR randomNumber > {WORLD_ROWS}) FROM World")
     except sqlite3.Error as exc:
-        result.problems.append(f"table World is not TechEmpower's ({exc}): "
-                               f"{init_hint(dburl)}")
+        table_unreadable(result, dburl, "World", str(exc))
         return None
-    if (count, low, high) != (WORLD_ROWS, 1, WORLD_ROWS) or bad:
-        result.problems.append(
-            f"table World holds {count} rows (ids {low}..{high}), expected ids "
-            f"1..{WORLD_ROWS} with randomNumber in 1..{WORLD_ROWS}: {init_hint(dburl)}")
-    return int(count)
+    return judge_world(result, dburl, count, low, high, bad)
 
 
 async def _check_fortune(conn: Any, dburl: DbUrl, result: Status) -> int | None:
     try:
-        rows = sorted(tuple(r) for r in await conn.execute_fetchall(SELECT_FORTUNES))
+        rows = [tuple(r) for r in await conn.execute_fetchall(SELECT_FORTUNES)]
     except sqlite3.Error as exc:
-        result.problems.append(f"table Fortune is not TechEmpower's ({exc}): "
-                               f"{init_hint(dburl)}")
+        table_unreadable(result, dburl, "Fortune", str(exc))
         return None
-    if rows != sorted(FORTUNES):
-        result.problems.append(f"table Fortune holds {len(rows)} rows, not TechEmpower's "
-                               f"{len(FORTUNES)} fortunes: {init_hint(dburl)}")
-    return len(rows)
+    return judge_fortune(result, dburl, rows)
 
 
 async def read_world(dburl: DbUrl, ids: list[int] | None) -> dict[int, int]:
