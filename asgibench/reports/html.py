@@ -21,6 +21,7 @@ import re
 from html import escape
 from typing import Any
 
+from asgibench.harness import testtypes
 from asgibench.reports import fmt
 from asgibench.reports.model import (
     MEMBER_COLUMNS,
@@ -168,7 +169,7 @@ def ranking_table(report: Report, test: str, group: Group | None = None) -> str:
         ("server", ""),
         ("loop", ""),
         ("parser", ""),
-        ("req/s", "num"),
+        (testtypes.rate_unit(test), "num"),
         ("±", "num"),
         *([("repeats", "num")] if pooled else []),
         ("% of best", "num"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from asgibench.harness import testtypes
 from asgibench.reports import fmt
 from asgibench.reports.model import MEMBER_COLUMNS, Group, Matrix, RankRow, Report
 
@@ -65,7 +66,7 @@ def ranking_rows(
         "server",
         "loop",
         "parser",
-        "req/s",
+        testtypes.rate_unit(test),
         "±",
         *(["repeats"] if pooled else []),
         "% of best",

@@ -551,7 +551,9 @@ def run_info(run: Run) -> RunInfo:
             "quick profile: short measurements, fine for a look (TechEmpower "
             "measures 15 s per level: --full)"
         )
-    if not run.ceiling:
+    # Only where a ceiling would have been measured: workloads, WebSocket and query types
+    # never have one, and the plan's own note says so.
+    if not run.ceiling and any(testtypes.ceiling_measured(t) for t in s.tests):
         flags.append(_NO_CEILING)
     for note in s.notes:
         flags.append(f"note: {note}")

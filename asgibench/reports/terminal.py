@@ -57,7 +57,8 @@ def render(run: Run, console: Console) -> None:
                       box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True,
                       pad_edge=False)
         for name, justify in (("#", "right"), ("server", "left"), ("loop", "left"),
-                              ("parser", "left"), ("req/s", "right"), ("±", "right"),
+                              ("parser", "left"), (testtypes.rate_unit(test), "right"),
+                              ("±", "right"),
                               ("%best", "right"), ("p99", "right"), ("errors", "right"),
                               ("conc", "right"), ("flags", "left")):
             table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]

@@ -255,6 +255,11 @@ def ws_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert proc.returncode == 0, proc.stderr
     data = json.loads(Path(out).read_text())
     data["_stdout"] = proc.stdout
+    report = subprocess.run([sys.executable, "-m", "asgibench", "report", str(out),
+                             "--format", "md"], capture_output=True, text=True,
+                            timeout=60)
+    assert report.returncode == 0, report.stderr
+    data["_markdown"] = report.stdout
     return data
 
 
@@ -280,6 +285,14 @@ def test_bench_run_ranks_the_peers(ws_run: dict[str, Any]) -> None:
         assert repeat["requests_per_s"] > 0 and repeat["bad_body"] == 0
         assert (server, parser) in ranked
     assert "h11+wsproto" in ws_run["_stdout"] and "websocket-echo" in ws_run["_stdout"]
+
+
+def test_tables_count_messages_and_blame_no_flag(ws_run: dict[str, Any]) -> None:
+    # An echo is a message, not a request; and no --no-ceiling was given, so no table may
+    # say the ceiling was switched off (the plan's note says why there is none).
+    for text in (ws_run["_stdout"], ws_run["_markdown"]):
+        assert "msg/s" in text and "req/s" not in text, text
+        assert "--no-ceiling" not in text, text
 
 
 def test_bench_run_ranks_asgibench(ws_run: dict[str, Any]) -> None:

@@ -111,6 +111,9 @@ class TestType:
     writes: bool = False
     #: A ``queries`` type's body check at N rows (``check_body`` takes any N).
     check_rows: Callable[[int], Callable[[bytes], str | None]] | None = None
+    #: What one "request" of the rate is, as tables head the rate column: ``req/s``, or
+    #: ``msg/s`` (a WebSocket echo) and ``conn/s`` (a WebSocket connection storm).
+    unit: str = "req/s"
 
     def __post_init__(self) -> None:
         if self.level_kind not in LEVEL_KINDS:
@@ -223,6 +226,19 @@ def level_kind(name: str) -> str:
     if name in TEST_TYPES:
         return TEST_TYPES.plugin(name).level_kind
     return "queries" if name in _RANKED_BY_LAST_LEVEL else "concurrency"
+
+
+def ceiling_measured(name: str) -> bool:
+    """Whether a run measures the driver's ceiling for test type ``name`` (see
+    ``TestType.has_ceiling``): a registered type that has one. An unregistered name (a
+    workload, or a type of another version) is taken as having none."""
+    return name in TEST_TYPES and TEST_TYPES.plugin(name).has_ceiling
+
+
+def rate_unit(name: str) -> str:
+    """The rate column's heading for test type ``name``: its ``unit``, or ``req/s`` for a
+    name this version does not register."""
+    return TEST_TYPES.plugin(name).unit if name in TEST_TYPES else "req/s"
 
 
 def ranking_rule(name: str) -> str:

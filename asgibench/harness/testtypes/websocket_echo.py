@@ -71,7 +71,8 @@ def _no_http_body(body: bytes) -> str | None:
     return None  # never called under load: the driver compares each echo byte for byte
 
 
-def _websocket_type(name: str, load: WebSocketLoad, description: str) -> TestType:
+def _websocket_type(name: str, load: WebSocketLoad, description: str,
+                    unit: str = "msg/s") -> TestType:
     return TestType(
         name=name,
         path=PATH,
@@ -85,6 +86,7 @@ def _websocket_type(name: str, load: WebSocketLoad, description: str) -> TestTyp
         description=description,
         handler=handle,
         websocket=load,
+        unit=unit,
     )
 
 
@@ -96,4 +98,4 @@ TEST_TYPE_16K = _websocket_type(
     "16 KiB text message echoed on open WebSocket connections (messages/s)")
 TEST_TYPE_CONNECT = _websocket_type(
     "websocket-connect", WebSocketLoad(SMALL, storm=True),
-    "open a WebSocket, echo one 32-byte message, close (connections/s)")
+    "open a WebSocket, echo one 32-byte message, close (connections/s)", unit="conn/s")
