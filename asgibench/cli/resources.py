@@ -33,10 +33,12 @@ from asgibench.harness.plan import (
     launches,
     raise_fd_limit,
     require_launch,
+    resolve_ws,
 )
 from asgibench.harness.ports import pick_port
 from asgibench.harness.servers import Unsupported
 from asgibench.harness.testtypes import TestType
+from asgibench.harness.testtypes.websocket_echo import PATH as WEBSOCKET_PATH
 from asgibench.harness.workloads import Workload
 from asgibench.reports.resources import render_cost, render_memory
 
@@ -49,6 +51,10 @@ combination runs under callgrind with one keep-alive client: --warmup requests, 
 (no parser, no ASGI) is counted on each loop as the floor. Ratios: peer / asgibench
 (above 1: asgibench does less work) and floor / server (the share of the floor's speed
 reachable when the CPU is the limit).
+
+\b
+Idle WebSocket connections (upgraded on /ws, one echo each), per implementation:
+  bench memory --ws websockets,wsproto --connections 1000
 
 \b
 Your own app (docs/your-app.md), lifespan included:
@@ -178,17 +184,28 @@ first and each connection makes one of their requests before it is held.
 @click.option("--connections", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Keep-alive connections held open, each after one request (with --app "
                    "alone: none).")
+@click.option("--ws", "ws_spec", default=None, metavar="NAME,...",
+              help="Hold WebSocket connections instead: each upgrades on the built-in "
+                   "app's /ws, has one 32-byte message echoed, then stays idle; one row per "
+                   "implementation (websockets, wsproto, websockets-sansio; all; auto), "
+                   "as bench run --ws.")
 @host_option()
 @startup_timeout_option()
 @out_option(default=None, metavar="FILE.json", help="Also write the sizes here.")
 def memory_command(**options: Any) -> None:
+    ws_impls: list[str] = []
+    if options["ws_spec"] is not None:
+        if options["app"] or options["endpoint_specs"] or options["scenario_paths"]:
+            raise BenchError("--ws holds WebSockets on the built-in app's /ws; it does not "
+                             "combine with --app, --endpoint or --scenario")
+        ws_impls = resolve_ws(options["ws_spec"])
     app, app_dir, probe, measured_by = _memory_selection(options)
     user_app = bool(options["app"] or measured_by)
     recorded_app, recorded_dir = (app, app_dir) if user_app else (None, None)
     host = options["host"]
     port = pick_port(host)  # one server at a time: one port for all
     plan = launches(options["server_spec"], options["loop_spec"], options["proto_spec"],
-                    host, port, app)
+                    host, port, app, ws_impls)
     # After the selection, as bench cost: a mistyped flag is named as such on every OS.
     memory.check_platform()
     require_launch(plan, "measured")
@@ -206,12 +223,15 @@ def memory_command(**options: Any) -> None:
         if isinstance(item, Unsupported):
             rows.append(memory.Footprint(item.server, item.loop, item.parser, connections,
                                          None, None, item.reason, recorded_app,
-                                         recorded_dir, tuple(measured_by)))
+                                         recorded_dir, tuple(measured_by),
+                                         bool(ws_impls)))
             continue
-        console.print(f"measuring {item.label} with {connections} connections…")
+        kind = "WebSocket connections" if ws_impls else "connections"
+        console.print(f"measuring {item.label} with {connections} {kind}…")
         row = memory.measure(item, probe, host, port, connections,
                              options["startup_timeout"], app=recorded_app,
-                             app_dir=recorded_dir, workloads=measured_by)
+                             app_dir=recorded_dir, workloads=measured_by,
+                             websocket=WEBSOCKET_PATH if ws_impls else None)
         failures += row.held_kib is None
         rows.append(row)
     _finish(render_memory, rows, resources.MEMORY_KIND, options["out"], failures)

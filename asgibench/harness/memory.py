@@ -13,6 +13,10 @@ left behind per connection. With ``--app`` alone the connections are held as ope
 without a request (the app is not called): per connection is then the server's own cost
 of an idle connection.
 
+With ``--ws`` the held connections are WebSockets: each upgrades on the built-in app's
+``/ws``, has one 32-byte message echoed (so the server's WebSocket state is fully built),
+then stays open and idle. One row per WebSocket implementation, as ``bench run --ws``.
+
 Linux only: it reads ``/proc``.
 """
 
@@ -34,6 +38,13 @@ from asgibench.harness.cost import (
     start_failure,
     status_problem,
     workload_requests,
+)
+from asgibench.harness.drivers.pyworker import (
+    WS_ACCEPT,
+    WS_TEXT,
+    ws_frame,
+    ws_frames,
+    ws_handshake,
 )
 from asgibench.harness.process import ServerProcess, StartFailed, server_env
 from asgibench.harness.servers import Launch
@@ -57,6 +68,8 @@ class Footprint:
     app: str | None = None
     app_dir: str | None = None
     workloads: tuple[Workload, ...] = ()
+    #: The held connections were WebSockets (``--ws``), idle after one echo.
+    websocket: bool = False
 
     @property
     def per_connection_kib(self) -> float | None:
@@ -78,6 +91,8 @@ class Footprint:
             if self.app_dir is not None:
                 out["app_dir"] = self.app_dir
             out["workloads"] = [workload.to_dict() for workload in self.workloads]
+        if self.websocket:
+            out["held"] = "websocket"
         return out
 
 
@@ -147,14 +162,16 @@ def _tree(pid: int) -> list[int]:
 
 def measure(launch: Launch, test: TestType, host: str, port: int, connections: int,
             startup_timeout: float, *, app: str | None = None, app_dir: str | None = None,
-            workloads: Sequence[Workload] = ()) -> Footprint:
+            workloads: Sequence[Workload] = (), websocket: str | None = None) -> Footprint:
     """The resident size of ``launch`` once it answers, and while it holds ``connections``
     connections. ``test`` is the readiness probe and, for the built-in app, the request
     each connection makes. With ``app`` (``app_dir`` first on the server's
     ``PYTHONPATH``), ``workloads`` are verified first (a failure is a failed row), then
     each connection makes one request of the keep-alive ones (round robin over them, each
     in its weighted turn; a ``connection = "close"`` workload holds nothing, so it is only
-    verified); with no workload the connections are held as opened, without a request."""
+    verified); with no workload the connections are held as opened, without a request.
+    ``websocket`` (a WebSocket path of the built-in app): each connection upgrades there
+    and has one message echoed instead."""
     server = ServerProcess(launch.argv, None, server_env(app_dir))
     held_by = [w for w in workloads if w.connection != "close"]
     closing = [w.name for w in workloads if w.connection == "close"]
@@ -163,7 +180,7 @@ def measure(launch: Launch, test: TestType, host: str, port: int, connections: i
 
     def row(idle: int | None, held: int | None, reason: str) -> Footprint:
         return Footprint(launch.server, launch.loop, launch.parser, connections, idle, held,
-                         reason, app, app_dir, tuple(workloads))
+                         reason, app, app_dir, tuple(workloads), websocket is not None)
 
     turns: list[list[tuple[bytes, Request]]]
     if app is None:
@@ -188,7 +205,9 @@ def measure(launch: Launch, test: TestType, host: str, port: int, connections: i
         for index in range(connections):
             sock = socket.create_connection((host, port), timeout=10)
             held.append(sock)
-            if turns:
+            if websocket is not None:
+                _upgrade_and_echo(sock, websocket, host, port, index)
+            elif turns:
                 turn = turns[index % len(turns)]
                 wire, request = turn[(index // len(turns)) % len(turn)]
                 sock.sendall(wire)
@@ -210,3 +229,35 @@ def measure(launch: Launch, test: TestType, host: str, port: int, connections: i
             sock.close()
         server.stop(10.0)
         server.close()
+
+
+_MESSAGE = b"asgibench-memory-websocket-idle!!"[:32]
+
+
+def _upgrade_and_echo(sock: socket.socket, path: str, host: str, port: int,
+                      index: int) -> None:
+    """Upgrade ``sock`` on ``path`` and have one 32-byte text message echoed; BenchError
+    when the server refuses the upgrade or echoes something else."""
+    sock.sendall(ws_handshake(path, host, port))
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise BenchError("the server closed the connection during the WebSocket upgrade")
+        buffer += chunk
+    head, _, rest = buffer.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 101") or WS_ACCEPT not in head:
+        raise BenchError(f"WebSocket upgrade refused: {head.splitlines()[0]!r}")
+    sock.sendall(ws_frame(WS_TEXT, _MESSAGE, index.to_bytes(4, "big")))
+    while True:
+        frames, _used = ws_frames(rest)
+        if frames:
+            opcode, _fin, payload, masked = frames[0]
+            if (opcode, payload, masked) != (WS_TEXT, _MESSAGE, False):
+                raise BenchError(f"the WebSocket echo came back wrong: opcode {opcode}, "
+                                 f"{len(payload)} bytes")
+            return
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise BenchError("the server closed the WebSocket before echoing")
+        rest += chunk

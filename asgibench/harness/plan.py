@@ -17,7 +17,7 @@ import os
 import sys
 import tempfile
 import urllib.parse
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -280,16 +280,18 @@ def cap_levels(levels: dict[str, list[int]], limit: int | None) -> tuple[dict[st
 
 
 def launches(server_spec: str, loop_spec: str, proto_spec: str, host: str, port: int,
-             app: str = servers.APP_IMPORT) -> list[Launch | Unsupported]:
+             app: str = servers.APP_IMPORT, ws: Sequence[str] = ()
+             ) -> list[Launch | Unsupported]:
     """Launches serving ``app`` on ``host:port``, and Unsupported entries, for a
     ``--server``/``--loop``/``--proto`` selection (``bench cost``, ``bench memory``: they
-    start one server at a time, as ``bench run`` does, so one port serves them all)."""
+    start one server at a time, as ``bench run`` does, so one port serves them all);
+    ``ws``: the WebSocket implementations (``bench memory --ws``), one launch each."""
     kinds = servers.resolve(server_spec)
     loop_names, _ = resolve_loops(loop_spec)
     parser_names = resolve_parsers(proto_spec)
     plan: list[Launch | Unsupported] = []
     for kind in kinds:
-        plan.extend(kind.plan(loop_names, parser_names, host, port, app))
+        plan.extend(kind.plan(loop_names, parser_names, host, port, app, ws))
     return plan
 
 

@@ -46,7 +46,8 @@ def render_memory(rows: Sequence[Footprint], console: Console) -> None:
     :func:`~asgibench.harness.memory.baseline`: same loop; same parser, or for granian's
     own parser asgibench's default one, named in the cell). A row without figures
     (unsupported, or failed) has its reason in the last column and nothing else."""
-    table = Table(title="resident memory (MiB)")
+    held = " · idle WebSocket connections" if any(r.websocket for r in rows) else ""
+    table = Table(title=f"resident memory (MiB){held}")
     for column in ("server", "loop", "parser", "started", "connections held",
                    "KiB per connection", "server / asgibench"):
         table.add_column(column, no_wrap=True,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -13,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from asgibench.errors import BenchError
 from asgibench.harness import cost, memory
 from asgibench.harness.servers import Launch, Unsupported
+from tests.harness.conftest import free_port, start, stop
 
 NO_VALGRIND = shutil.which("valgrind") is None or shutil.which("callgrind_control") is None
 
@@ -102,6 +105,44 @@ def test_memory_grows_with_held_connections(tmp_path: Path) -> None:
     assert row["connections"] == 300
     assert 5_000 < row["idle_kib"] < row["held_kib"]
     assert 0 < row["per_connection_kib"] < 200
+
+
+@pytest.mark.skipif(
+    not os.path.exists("/proc/self/status"),
+    reason="bench memory reads /proc, which macOS and Windows lack",
+)
+def test_memory_holds_idle_websockets_per_implementation(tmp_path: Path) -> None:
+    out = tmp_path / "memory.json"
+    done = _bench("memory", "--ws", "websockets,wsproto", "--server", "asgibench", "--loop",
+                  "asyncio", "--proto", "h11", "--connections", "200", "--out", str(out))
+    assert done.returncode == 0, done.stderr + done.stdout
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["parser"] for row in rows] == ["h11+websockets", "h11+wsproto"]
+    for row in rows:
+        assert row["held"] == "websocket" and row["connections"] == 200, row
+        assert 0 < row["per_connection_kib"] < 200, row
+    assert "idle WebSocket connections" in done.stdout
+
+
+def test_memory_websocket_hold_fails_on_a_refused_upgrade() -> None:
+    # --ws none answers the upgrade as plain HTTP (the app's 426): the hold must say so
+    # rather than count a plain keep-alive connection as a WebSocket.
+    port = free_port()
+    proc = start([sys.executable, "-m", "asgibench", "serve", "asgibench.harness.app:app",
+                  "--port", str(port), "--loop", "asyncio", "--proto", "h11", "--ws", "none"],
+                 port)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock, \
+                pytest.raises(BenchError, match=r"upgrade refused.*426"):
+            memory._upgrade_and_echo(sock, "/ws", "127.0.0.1", port, 0)
+    finally:
+        stop(proc)
+
+
+def test_memory_ws_refuses_the_users_app() -> None:
+    done = _bench("memory", "--ws", "websockets", "--app", "main:app", timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "--ws" in done.stderr, done.stderr
 
 
 @pytest.mark.skipif(
