@@ -53,10 +53,6 @@ combination runs under callgrind with one keep-alive client: --warmup requests, 
 reachable when the CPU is the limit).
 
 \b
-Idle WebSocket connections (upgraded on /ws, one echo each), per implementation:
-  bench memory --ws websockets,wsproto --connections 1000
-
-\b
 Your own app (docs/your-app.md), lifespan included:
   bench cost --app main:app --endpoint 'GET /items/1' --scenario mix.toml
 
@@ -97,10 +93,22 @@ Needs valgrind. Each combination is one server process for every test type, abou
 @click.option("--floor/--no-floor", default=True, show_default=True,
               help="Also count the canned-response server on each loop (built-in test "
                    "types only).")
+@click.option("--ws", "ws_spec", default=None, metavar="NAME,...",
+              help="Count WebSocket echoes instead: instructions per message of "
+                   "websocket-echo (or --test websocket-echo-16k) on one upgraded "
+                   "connection; one row per implementation (websockets, wsproto, "
+                   "websockets-sansio; all; auto), as bench run --ws. No floor.")
 @host_option()
 @out_option(default=None, metavar="FILE.json", help="Also write the counts here.")
 def cost_command(**options: Any) -> None:
+    ws_impls = _cost_websocket(options)
     app, app_dir, tests = app_and_tests(options)
+    if ws_impls:
+        wrong = [t.name for t in tests if t.websocket is None or t.websocket.storm]
+        if wrong:
+            raise BenchError(f"--ws counts WebSocket echoes; --test {', '.join(wrong)} "
+                             "is not one (websocket-echo, websocket-echo-16k; the "
+                             "connection storm is measured by bench run)")
     user_app = bool(options["app"] or options["endpoint_specs"] or options["scenario_paths"])
     if "all" in str(options.get("test_spec") or "").split(","):
         tests = [test for test in tests if not test.database]  # all it can count
@@ -113,7 +121,7 @@ def cost_command(**options: Any) -> None:
     host = options["host"]
     port = pick_port(host)  # one server at a time: one port for all
     plan = cost.countable(launches(options["server_spec"], options["loop_spec"],
-                                   options["proto_spec"], host, port, app))
+                                   options["proto_spec"], host, port, app, ws_impls))
     # After the selection: a mistyped flag is named as such, with or without valgrind.
     cost.check_tools()
     if options["out"]:
@@ -152,6 +160,10 @@ _MEMORY_HELP = """Measure each server's resident memory while it holds many keep
 Each server starts alone; its resident size (summed over its processes) is read once it
 answers, and again after --connections clients have each made one request and stay
 connected. Linux only (reads /proc).
+
+\b
+Idle WebSocket connections (upgraded on /ws, one echo each), per implementation:
+  bench memory --ws websockets,wsproto --connections 1000
 
 \b
 Your own app (docs/your-app.md), lifespan included:
@@ -235,6 +247,23 @@ def memory_command(**options: Any) -> None:
         failures += row.held_kib is None
         rows.append(row)
     _finish(render_memory, rows, resources.MEMORY_KIND, options["out"], failures)
+
+
+def _cost_websocket(options: dict[str, Any]) -> list[str]:
+    """``bench cost --ws``: the implementations to count (none without it), with
+    ``--test`` defaulting to websocket-echo; BenchError with --app/--endpoint/--scenario
+    (the echo route is the built-in app's)."""
+    if options["ws_spec"] is None:
+        return []
+    if options["app"] or options["endpoint_specs"] or options["scenario_paths"]:
+        raise BenchError("--ws counts echoes on the built-in app's /ws; it does not combine "
+                         "with --app, --endpoint or --scenario")
+    if options["pipeline"] > 1:
+        raise BenchError("--pipeline is for HTTP requests; a WebSocket echo waits for its "
+                         "answer before the next message, as the driver does under load")
+    if not _given("test_spec"):
+        options["test_spec"] = "websocket-echo"
+    return resolve_ws(options["ws_spec"])
 
 
 def _memory_selection(options: dict[str, Any]) -> tuple[str, str | None, TestType,

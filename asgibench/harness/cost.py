@@ -21,6 +21,12 @@ then its own request bytes in their weighted turn (:func:`workloads.wires`), pip
 its depth, or one connection per request with ``connection = "close"`` (so accept and
 teardown are counted). :func:`workload_requests`, :class:`Answers`,
 :func:`start_failure` serves ``bench memory`` too.
+
+A WebSocket echo type (``bench cost --ws IMPL``) is counted per message: one connection
+upgraded on ``/ws`` before the warm-up, then each message sent as a masked text frame and
+its echo read and checked (:class:`WebSocketSender`; :func:`websocket_upgrade` and
+:func:`websocket_echo` serve ``bench memory --ws`` too). The handshake is outside both
+dumps; the canned server speaks no WebSocket, so there is no floor.
 """
 
 from __future__ import annotations
@@ -40,10 +46,20 @@ import h11
 
 from asgibench.errors import BenchError
 from asgibench.harness import verify, workloads
+from asgibench.harness.drivers.pyworker import (
+    WS_PING,
+    WS_PONG,
+    WS_TEXT,
+    ws_accepted,
+    ws_frame,
+    ws_frames,
+    ws_handshake,
+)
 from asgibench.harness.httpclient import Client, VerifyError
 from asgibench.harness.process import ServerProcess, StartFailed, server_env
 from asgibench.harness.servers import Launch, Unsupported
 from asgibench.harness.testtypes import TestType
+from asgibench.harness.testtypes.websocket_echo import message as websocket_echo_message
 from asgibench.harness.workloads import Request, Workload
 
 #: Servers whose requests are served by the launched process itself.
@@ -190,11 +206,13 @@ def _count(server: ServerProcess, tests: list[TestType], host: str, port: int,
         for test in tests:
             workload = _workload(test)
             with contextlib.ExitStack() as own:
-                if workload is None:
+                if test.websocket is not None:
+                    sender: _Sender = own.enter_context(WebSocketSender(test, host, port))
+                elif workload is None:
                     if client is None:
                         client = shared.enter_context(Client(host, port,
                                                              timeout=_DUMP_TIMEOUT))
-                    sender: _Sender = _TestSender(client, test)
+                    sender = _TestSender(client, test)
                 else:
                     sender = own.enter_context(WorkloadSender(workload, host, port))
                 sender.send(warmup)
@@ -387,6 +405,80 @@ class WorkloadSender(_Sender):
             problem = status_problem(request, status)
             if problem:
                 raise BenchError(problem)
+
+
+# -- WebSocket echoes (bench cost --ws, bench memory --ws) ------------------------------------
+
+
+def websocket_upgrade(sock: socket.socket, path: str, host: str, port: int) -> bytes:
+    """Upgrade ``sock`` on ``path`` (the driver's own handshake); return what came after
+    the 101's head. BenchError when the server answers anything but a 101 with the right
+    ``Sec-WebSocket-Accept``."""
+    sock.sendall(ws_handshake(path, host, port))
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise BenchError("the server closed the connection during the WebSocket upgrade")
+        buffer += chunk
+    head, _, rest = buffer.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 101") or not ws_accepted(head + b"\r\n"):
+        raise BenchError(f"WebSocket upgrade refused: {head.splitlines()[0]!r}")
+    return rest
+
+
+def websocket_echo(sock: socket.socket, message: bytes, key: bytes,
+                   buffer: bytes = b"") -> bytes:
+    """Send ``message`` as one masked text frame and read its echo (``buffer``: bytes
+    already received); return what came after it. BenchError for anything but the same
+    text, unmasked."""
+    sock.sendall(ws_frame(WS_TEXT, message, key))
+    while True:
+        frames, used = ws_frames(buffer)
+        buffer = buffer[used:]
+        for index, (opcode, fin, payload, masked) in enumerate(frames):
+            if opcode == WS_PING:  # the server's keepalive (slow under callgrind): answer
+                sock.sendall(ws_frame(WS_PONG, payload, key))
+                continue
+            # One message in flight: its echo is the one data frame due, and the last.
+            extra = buffer or index < len(frames) - 1
+            if extra or (opcode, fin, payload, masked) != (WS_TEXT, True, message, False):
+                raise BenchError(f"the WebSocket echo came back wrong: opcode {opcode}, "
+                                 f"{len(payload)} of {len(message)} bytes"
+                                 f"{', then more' if extra else ''}")
+            return buffer
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise BenchError("the server closed the WebSocket before echoing")
+        buffer += chunk
+
+
+class WebSocketSender(_Sender):
+    """A WebSocket echo type's messages on one upgraded connection (``bench cost --ws``):
+    each sent as a masked text frame and its echo awaited and checked, as the Python
+    driver does under load."""
+
+    def __init__(self, test: TestType, host: str, port: int,
+                 timeout: float = _DUMP_TIMEOUT) -> None:
+        assert test.websocket is not None and not test.websocket.storm
+        self.message = websocket_echo_message(test.websocket.size)
+        try:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as exc:
+            raise BenchError(f"cannot connect to {host}:{port}: {exc}") from None
+        self.buffer = websocket_upgrade(self.sock, test.path, host, port)
+
+    def __enter__(self) -> WebSocketSender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def send(self, count: int) -> None:
+        for index in range(count):
+            self.buffer = websocket_echo(self.sock, self.message, index.to_bytes(4, "big"),
+                                         self.buffer)
 
 
 def _callgrind(server: ServerProcess, command: str) -> None:

@@ -37,18 +37,14 @@ from asgibench.harness.cost import (
     Answers,
     start_failure,
     status_problem,
+    websocket_echo,
+    websocket_upgrade,
     workload_requests,
-)
-from asgibench.harness.drivers.pyworker import (
-    WS_ACCEPT,
-    WS_TEXT,
-    ws_frame,
-    ws_frames,
-    ws_handshake,
 )
 from asgibench.harness.process import ServerProcess, StartFailed, server_env
 from asgibench.harness.servers import Launch
 from asgibench.harness.testtypes import TestType
+from asgibench.harness.testtypes.websocket_echo import message as websocket_echo_message
 from asgibench.harness.workloads import Request, Workload, authority
 
 _SETTLE = 0.5  # seconds for the server to finish with the last connection before reading
@@ -231,33 +227,10 @@ def measure(launch: Launch, test: TestType, host: str, port: int, connections: i
         server.close()
 
 
-_MESSAGE = b"asgibench-memory-websocket-idle!!"[:32]
-
 
 def _upgrade_and_echo(sock: socket.socket, path: str, host: str, port: int,
                       index: int) -> None:
-    """Upgrade ``sock`` on ``path`` and have one 32-byte text message echoed; BenchError
-    when the server refuses the upgrade or echoes something else."""
-    sock.sendall(ws_handshake(path, host, port))
-    buffer = b""
-    while b"\r\n\r\n" not in buffer:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise BenchError("the server closed the connection during the WebSocket upgrade")
-        buffer += chunk
-    head, _, rest = buffer.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 101") or WS_ACCEPT not in head:
-        raise BenchError(f"WebSocket upgrade refused: {head.splitlines()[0]!r}")
-    sock.sendall(ws_frame(WS_TEXT, _MESSAGE, index.to_bytes(4, "big")))
-    while True:
-        frames, _used = ws_frames(rest)
-        if frames:
-            opcode, _fin, payload, masked = frames[0]
-            if (opcode, payload, masked) != (WS_TEXT, _MESSAGE, False):
-                raise BenchError(f"the WebSocket echo came back wrong: opcode {opcode}, "
-                                 f"{len(payload)} bytes")
-            return
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise BenchError("the server closed the WebSocket before echoing")
-        rest += chunk
+    """Upgrade ``sock`` on ``path`` and have one 32-byte text message echoed (BenchError
+    when the server refuses the upgrade or echoes something else)."""
+    rest = websocket_upgrade(sock, path, host, port)
+    websocket_echo(sock, websocket_echo_message(32, index), index.to_bytes(4, "big"), rest)

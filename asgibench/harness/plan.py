@@ -403,14 +403,14 @@ def app_and_tests(options: dict[str, Any]) -> tuple[str, str | None, list[TestTy
             raise BenchError("--app needs the requests to measure it with: --endpoint "
                              "'GET /path' (repeatable) or --scenario FILE.toml")
         tests = testtypes.resolve(options["test_spec"])
-        if "ws_spec" not in options:  # bench cost / bench memory: HTTP requests only
+        if not options.get("ws_spec"):  # bench cost / bench memory without --ws
             named = [t.name for t in tests if t.websocket is not None and
                      t.name in _split(options["test_spec"])]
             tests = [t for t in tests if t.websocket is None or t.name in named]
             if named:
-                raise BenchError(f"--test {', '.join(named)}: WebSocket test types are "
-                                 "measured by bench run only; this command counts HTTP "
-                                 "requests")
+                raise BenchError(f"--test {', '.join(named)}: a WebSocket test type needs "
+                                 "--ws IMPL here (e.g. bench cost --ws websockets --test "
+                                 "websocket-echo)")
         return app, app_dir, tests
     if ":" not in app:
         raise BenchError(f"--app {app!r} must be MODULE:ATTR, e.g. main:app")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
+from asgibench.harness import testtypes
 from asgibench.harness.cost import FLOOR, Cost
 from asgibench.harness.memory import BASELINE_SERVER, Footprint, baseline, own_parser
 
@@ -20,7 +21,10 @@ def render_cost(counted: Sequence[Cost], console: Console) -> None:
         return (server, c.loop, c.parser if server != FLOOR else "-", c.test)
 
     by_key = {key(c, c.server): c for c in counted}
-    table = Table(title="instructions per request (callgrind)")
+    echoes = any(c.test in testtypes.TEST_TYPES and
+                 testtypes.TEST_TYPES.plugin(c.test).websocket is not None for c in counted)
+    unit = " (a WebSocket type's request: one message echoed)" if echoes else ""
+    table = Table(title=f"instructions per request (callgrind){unit}")
     for column in ("server", "loop", "parser", "test", "instr/request",
                    "peer / asgibench", "floor / server"):
         table.add_column(column, justify="right" if "/" in column else "left")

@@ -9,6 +9,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -303,11 +304,44 @@ def test_bench_run_ranks_asgibench(ws_run: dict[str, Any]) -> None:
         assert (server, parser) in ranked
 
 
-def test_cost_and_memory_leave_websocket_types_to_bench_run() -> None:
-    # bench cost / bench memory pass no ws_spec: they count HTTP requests
-    with pytest.raises(BenchError, match="measured by bench run only"):
+def test_cost_and_memory_take_websocket_types_only_with_ws() -> None:
+    # bench cost / bench memory without --ws pass no ws_spec: they count HTTP requests
+    with pytest.raises(BenchError, match="needs --ws IMPL here"):
         plan.app_and_tests({"test_spec": "json,websocket-echo"})
     _, _, tests = plan.app_and_tests({"test_spec": "all"})
     assert tests and not any(t.websocket for t in tests)
     _, _, tests = plan.app_and_tests({"test_spec": "all", "ws_spec": "all"})
     assert [t.name for t in tests if t.websocket] == list(WS_TYPES)
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (("--ws", "websockets", "--test", "plaintext"), "is not one"),
+    (("--ws", "websockets", "--test", "websocket-connect"), "measured by bench run"),
+    (("--ws", "websockets", "--pipeline", "4"), "--pipeline is for HTTP"),
+    (("--ws", "websockets", "--app", "main:app", "--endpoint", "GET /"), "does not combine"),
+    (("--test", "websocket-echo"), "needs --ws IMPL"),
+])
+def test_cost_ws_misuse_is_one_line(args: tuple[str, ...], needle: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "asgibench", "cost", *args],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None or shutil.which("callgrind_control")
+                    is None, reason="valgrind is not installed (Linux: apt-get install "
+                                    "valgrind; none for Windows or macOS on arm64)")
+def test_cost_counts_instructions_per_echo(tmp_path: Path) -> None:
+    out = tmp_path / "cost.json"
+    proc = subprocess.run([sys.executable, "-m", "asgibench", "cost", "--ws", "websockets",
+                           "--server", "asgibench", "--loop", "asyncio", "--proto", "h11",
+                           "--requests", "60", "--warmup", "10", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    (row,) = json.loads(out.read_text())["rows"]  # no floor: the canned server has no /ws
+    assert (row["parser"], row["test"], row["requests"]) == ("h11+websockets",
+                                                            "websocket-echo", 60)
+    # a Python server's echo is tens of thousands of instructions, not a handful
+    assert 10_000 < row["instructions"] / 60 < 2_000_000, row
+    assert "one message echoed" in proc.stdout

@@ -65,6 +65,12 @@ WS_TEXT, WS_BINARY, WS_CLOSE, WS_PING, WS_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 WS_VARIANTS = 8  # distinct messages per worker, sent in turn
 
 
+def ws_accepted(head: bytes) -> bool:
+    """Whether a 101's head (with its final CRLF) carries the right
+    ``Sec-WebSocket-Accept`` for :data:`WS_KEY`."""
+    return _WS_ACCEPT(head) is not None
+
+
 def ws_mask(payload: bytes, key: bytes) -> bytes:
     """``payload`` XORed with the 4-byte ``key`` repeated (RFC 6455 5.3)."""
     if not payload:
