@@ -32,6 +32,32 @@ def ms(value: float | None) -> str:
     return f"{value:.2f} ms"
 
 
+def cpu_ms(value: float | None) -> str:
+    """The server's CPU milliseconds per request: ``0.084``; ``-`` when not sampled."""
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if value < 10 else f"{value:.1f}"
+
+
+def mib(value: float | None) -> str:
+    """A resident size in MiB: ``42.3``; ``-`` when not sampled."""
+    return "-" if value is None else f"{value:,.1f}"
+
+
+#: Said under a table whose rows carry the resource columns (terminal, Markdown, HTML).
+RESOURCES_NOTE = ("cpu ms/req: the server's CPU time (user + system, every process of it) "
+                  "per request at that level, median over repeats; peak MiB: its largest "
+                  "resident memory (summed over its processes) in any repeat; "
+                  "driver-saturated: the load driver used >= {pct:.0f}% of its CPUs, so the "
+                  "figure may be the driver's limit")
+
+
+def resources_note() -> str:
+    from asgibench.harness.results import DRIVER_SATURATED
+
+    return RESOURCES_NOTE.format(pct=DRIVER_SATURATED * 100)
+
+
 def cpus(numbers: list[int] | None) -> str:
     """A CPU set as ``0,1``; ``-`` when there is none."""
     return ",".join(str(n) for n in numbers) if numbers else "-"

@@ -151,6 +151,11 @@ def _row_flags(row: RankRow) -> str:
             '<span class="flag cb" title="within reach of the driver\'s ceiling: '
             'the driver, not the server, sets this figure">client-bound</span>'
         )
+    if row.driver_saturated:
+        out.append(
+            '<span class="flag cb" title="the load driver used nearly all of its CPUs: '
+            'the figure may be the driver\'s limit">driver-saturated</span>'
+        )
     if row.tied_with_next:
         out.append(
             '<span class="flag" title="its min..max range overlaps the next row\'s">≈ next</span>'
@@ -163,6 +168,7 @@ def ranking_table(report: Report, test: str, group: Group | None = None) -> str:
     group = group or report.groups[0]
     rows = [row for row in report.rankings.get(test, []) if row.run == group.label]
     pooled = report.pooled
+    sampled = report.resources_shown(test)
     heads = [
         ("rank", "num"),
         ("server", ""),
@@ -175,6 +181,7 @@ def ranking_table(report: Report, test: str, group: Group | None = None) -> str:
         ("", ""),
         ("p50", "num"),
         ("p99", "num"),
+        *([("cpu ms/req", "num"), ("peak MiB", "num")] if sampled else []),
         ("errors", "num"),
         ("c", "num"),
         ("flags", ""),
@@ -218,6 +225,10 @@ def ranking_table(report: Report, test: str, group: Group | None = None) -> str:
         )
         out.append(_num_td(fmt.ms(row.p50_ms), row.p50_ms, "num p50"))
         out.append(_num_td(fmt.ms(row.p99_ms), row.p99_ms, "num p99"))
+        if sampled:
+            out.append(_num_td(fmt.cpu_ms(row.cpu_ms_per_request), row.cpu_ms_per_request,
+                               "num cpu"))
+            out.append(_num_td(fmt.mib(row.peak_rss_mib), row.peak_rss_mib, "num rss"))
         out.append(_num_td(str(row.errors), row.errors, "num errors"))
         out.append(_num_td(str(row.concurrency), row.concurrency, "num conc"))
         out.append(f'<td class="flags">{_row_flags(row)}</td></tr>')
@@ -310,6 +321,10 @@ def _test_panel(report: Report, test: str, figs: _Charts) -> str:
         out.append(_group_head(report, group))
         if any(row.run == group.label for row in report.rankings.get(test, [])):
             out.append(ranking_table(report, test, group))
+            if report.resources_shown(test):
+                out.append(f'<p class="note">{_e(fmt.resources_note())}.</p>')
+                out += [f'<p class="note">Server resources unknown: {_e(reason)}.</p>'
+                        for reason in report.resources_unknown(test)]
         else:
             out.append('<p class="note">No configuration was ranked.</p>')
         out.append(_excluded(report, test, group))

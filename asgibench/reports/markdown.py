@@ -48,6 +48,8 @@ def flags_of(row: RankRow) -> str:
     flags = []
     if row.client_bound:
         flags.append("client-bound")
+    if row.driver_saturated:
+        flags.append("driver-saturated")
     if row.tied_with_next:
         flags.append("≈ next")
     return ", ".join(flags)
@@ -60,6 +62,7 @@ def ranking_rows(
     None); a *repeats* column when runs were pooled."""
     group = group or report.groups[0]
     pooled = report.pooled
+    sampled = report.resources_shown(test)
     header = [
         "rank",
         "server",
@@ -72,6 +75,7 @@ def ranking_rows(
         "",
         "p50",
         "p99",
+        *(["cpu ms/req", "peak MiB"] if sampled else []),
         "errors",
         "c",
         "flags",
@@ -88,6 +92,7 @@ def ranking_rows(
         "l",
         "r",
         "r",
+        *(["r", "r"] if sampled else []),
         "r",
         "r",
         "l",
@@ -109,6 +114,8 @@ def ranking_rows(
                 fmt.bar(row.pct_of_best / 100, BAR_WIDTH),
                 fmt.ms(row.p50_ms),
                 fmt.ms(row.p99_ms),
+                *([fmt.cpu_ms(row.cpu_ms_per_request), fmt.mib(row.peak_rss_mib)]
+                  if sampled else []),
                 row.errors,
                 row.concurrency,
                 flags_of(row),
@@ -227,6 +234,10 @@ def render(report: Report) -> str:
             header_, rows, align = ranking_rows(report, test, group)
             if rows:
                 out += table(header_, rows, align)
+                if report.resources_shown(test):
+                    out += ["", f"_{fmt.resources_note()}._"]
+                    out += [f"_Server resources unknown: {cell(reason)}._"
+                            for reason in report.resources_unknown(test)]
             else:
                 out.append("_No configuration was ranked._")
             excluded = [x for x in report.excluded.get(test, []) if x.run == group.label]

@@ -273,6 +273,17 @@ class Report:
     def client_bound_count(self) -> int:
         return sum(1 for rows in self.rankings.values() for row in rows if row.client_bound)
 
+    def resources_shown(self, test: str) -> bool:
+        """The resource columns (CPU per request, peak memory) appear when some row of
+        ``test`` was sampled: reports of files written before sampling keep their shape."""
+        return any(row.resources_sampled for row in self.rankings.get(test, []))
+
+    def resources_unknown(self, test: str) -> list[str]:
+        """Why rows of ``test`` have no server figures (e.g. ``--url``), each reason once."""
+        reasons = (row.chosen.resources_unknown for row in self.rankings.get(test, [])
+                   if row.chosen is not None)
+        return list(dict.fromkeys(r for r in reasons if r))
+
     def runs_of(self, row: RankRow) -> int:
         """How many runs measured ``row``'s ranked level."""
         return self.row_runs.get((row.run, row.server, row.loop, row.parser, row.test), 1)
