@@ -59,3 +59,16 @@ def test_micro_benchmarks_only_when_asked(asked: bool) -> None:
     text = _collect({"ASGIBENCH_MICROBENCH": "1" if asked else "0"})
     collected = "tests/benchmarks/test_bench_parsers.py::" in text
     assert collected is asked, text[-500:]
+
+
+def test_cost_baselines_cover_the_gated_combinations() -> None:
+    """.ci/bench-gate.sh gates on these: every combination it counts has its baseline, with
+    plaintext and json counted."""
+    from asgibench.reports import costcompare
+
+    script = (ROOT / ".ci" / "bench-gate.sh").read_text(encoding="utf-8")
+    assert "combos=(uvloop:httptools asyncio:h11)" in script
+    for loop, parser in (("uvloop", "httptools"), ("asyncio", "h11")):
+        baseline = costcompare.read(str(ROOT / ".ci" / "cost-baseline" / f"{loop}-{parser}.json"))
+        counted = {key[:4] for key, row in baseline.rows.items() if row["instructions"]}
+        assert counted == {("asgibench", loop, parser, test) for test in ("plaintext", "json")}
