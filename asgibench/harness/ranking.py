@@ -66,6 +66,18 @@ class RankRow:
         return None if self.chosen is None else self.chosen.cpu_ms_per_request
 
     @property
+    def cpu_ms_resolution(self) -> float | None:
+        return None if self.chosen is None else self.chosen.cpu_ms_resolution
+
+    @property
+    def cpu_resolution_s(self) -> float | None:
+        """The coarsest resolution the chosen level's server CPU was read at."""
+        values = [] if self.chosen is None else \
+            [r.resources.server_cpu_resolution_s for r in self.chosen.repeats
+             if r.resources is not None and r.resources.server_cpu_resolution_s is not None]
+        return max(values) if values else None
+
+    @property
     def peak_rss_mib(self) -> float | None:
         kib = None if self.chosen is None else self.chosen.peak_rss_kib
         return None if kib is None else kib / 1024
@@ -189,26 +201,6 @@ class CompositeRow:
     parser: str
     score: float
     parts: dict[str, float]  # test -> weighted, normalised figure
-
-    # What the chosen level cost (None where it was not sampled: older files, --url).
-
-    @property
-    def cpu_ms_per_request(self) -> float | None:
-        return None if self.chosen is None else self.chosen.cpu_ms_per_request
-
-    @property
-    def peak_rss_mib(self) -> float | None:
-        kib = None if self.chosen is None else self.chosen.peak_rss_kib
-        return None if kib is None else kib / 1024
-
-    @property
-    def driver_saturated(self) -> bool:
-        return self.chosen is not None and self.chosen.driver_saturated
-
-    @property
-    def resources_sampled(self) -> bool:
-        return self.chosen is not None and \
-            any(r.resources is not None for r in self.chosen.repeats)
 
     def stored(self) -> dict[str, Any]:
         return {"rank": self.rank, "server": self.server, "loop": self.loop,

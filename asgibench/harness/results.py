@@ -112,34 +112,40 @@ class Measurement:
         return None
 
 
-#: A driver whose CPU time over a level reached this share of the CPUs it could use
-#: (its threads or processes, one per CPU of its set) was saturated: the load it offered
-#: was limited by itself, so the level's figures may be the driver's, not the server's.
+#: A driver that was busy (on a CPU, or runnable and waiting for one) this share of its
+#: measured window, on each of its processes or threads, was saturated: never idle, so
+#: the load it offered was limited by itself and the level's figures may be the driver's,
+#: not the server's.
 DRIVER_SATURATED = 0.95
 
 
 @dataclass
 class Resources:
-    """What one measured level cost (:mod:`asgibench.harness.sampling`), over the
-    driver's run (``wall_s``): the server process tree's CPU time and peak resident
-    memory, and the driver's CPU time. A figure that could not be known is None, with
-    the reason in ``server_unknown`` / ``driver_unknown`` (a ``--url`` server: not
-    started here)."""
+    """What one measured level cost (:mod:`asgibench.harness.sampling`) over the driver's
+    measured window (``wall_s``): the server process tree's CPU time and peak resident
+    memory, and the driver's own CPU time and run-queue delay. A figure that could not be
+    known is None, with the reason in ``server_unknown`` / ``driver_unknown`` (a ``--url``
+    server: not started here)."""
 
     wall_s: float
-    server_cpu_user_s: float | None = None
+    server_cpu_s: float | None = None  # user + system, at server_cpu_resolution_s
+    server_cpu_resolution_s: float | None = None  # 1e-9: a CPU clock; 0.01: clock ticks
+    server_cpu_user_s: float | None = None  # psutil's split, in clock ticks
     server_cpu_system_s: float | None = None
     server_peak_rss_kib: int | None = None
     server_processes: int | None = None
     server_unknown: str | None = None
     driver_cpu_s: float | None = None
-    driver_cpus: int | None = None  # CPUs the driver could use (its threads/processes)
+    driver_wait_s: float | None = None  # runnable, waiting for a CPU (Linux only)
+    driver_window_s: float | None = None
+    driver_cpus: int | None = None  # the driver's processes/threads generating the load
     driver_unknown: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _KEYS = ("wall_s", "server_cpu_user_s", "server_cpu_system_s", "server_peak_rss_kib",
-             "server_processes", "server_unknown", "driver_cpu_s", "driver_cpus",
-             "driver_unknown")
+    _KEYS = ("wall_s", "server_cpu_s", "server_cpu_resolution_s", "server_cpu_user_s",
+             "server_cpu_system_s", "server_peak_rss_kib", "server_processes",
+             "server_unknown", "driver_cpu_s", "driver_wait_s", "driver_window_s",
+             "driver_cpus", "driver_unknown")
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Resources:
@@ -150,17 +156,13 @@ class Resources:
         return {**{key: getattr(self, key) for key in self._KEYS}, **self.extra}
 
     @property
-    def server_cpu_s(self) -> float | None:
-        if self.server_cpu_user_s is None or self.server_cpu_system_s is None:
-            return None
-        return self.server_cpu_user_s + self.server_cpu_system_s
-
-    @property
     def driver_utilisation(self) -> float | None:
-        """The driver's CPU time as a share of what its CPUs could give over the level."""
-        if self.driver_cpu_s is None or not self.driver_cpus or self.wall_s <= 0:
+        """The share of its window the driver was busy: (CPU + run-queue delay) / (window
+        x its processes or threads); CPU alone where the delay is unknown."""
+        window = self.driver_window_s
+        if self.driver_cpu_s is None or not self.driver_cpus or not window or window <= 0:
             return None
-        return self.driver_cpu_s / (self.wall_s * self.driver_cpus)
+        return (self.driver_cpu_s + (self.driver_wait_s or 0.0)) / (window * self.driver_cpus)
 
     @property
     def driver_saturated(self) -> bool:
@@ -204,6 +206,16 @@ class Repeat(Measurement):
         if cpu is None or not self.requests:
             return None
         return cpu * 1000 / self.requests
+
+    @property
+    def cpu_ms_resolution(self) -> float | None:
+        """How far :attr:`cpu_ms_per_request` may be off from the CPU clock's resolution
+        alone (a tick at each end of the window, per process); None when not sampled."""
+        res = self.resources
+        if res is None or res.server_cpu_resolution_s is None or not self.requests:
+            return None
+        return res.server_cpu_resolution_s * 2 * (res.server_processes or 1) * 1000 \
+            / self.requests
 
 
 @dataclass
@@ -289,6 +301,12 @@ class Level:
         """The median over repeats of the server's CPU milliseconds per request."""
         values = [v for v in (r.cpu_ms_per_request for r in self.repeats) if v is not None]
         return statistics.median(values) if values else None
+
+    @property
+    def cpu_ms_resolution(self) -> float | None:
+        """The coarsest :attr:`Repeat.cpu_ms_resolution` of the repeats."""
+        values = [v for v in (r.cpu_ms_resolution for r in self.repeats) if v is not None]
+        return max(values) if values else None
 
     @property
     def peak_rss_kib(self) -> int | None:

@@ -434,13 +434,14 @@ class Runner:
             self.progress.step(label, duration + (s.pause if index is not None else 0))
             self._settle(test, server)
             path = test.path if level.queries is None else test.level_path(level.queries)
-            # A measured level is sampled (server tree's CPU and memory, driver's CPU).
-            sampler = Sampler(self._server_pid(server), self.pins.driver_slots(),
-                              REMOTE_UNKNOWN) if index is not None else None
+            # A measured level is sampled (server tree's CPU and memory over the driver's
+            # measured window; the driver reports its own CPU).
+            sampler = Sampler(self._server_pid(server), REMOTE_UNKNOWN) \
+                if index is not None else None
             try:
                 with sampler or contextlib.nullcontext():
                     result = self.driver.run(self._spec(test, connections, duration,
-                                                        pipeline, path=path))
+                                                        pipeline, path=path), sampler)
             except DriverError as exc:
                 if not server.alive():
                     return self._crashed(launch, server, test, level.label, round_no, kind)
@@ -451,7 +452,7 @@ class Runner:
                 return self._crashed(launch, server, test, level.label, round_no, kind)
             if index is not None:
                 repeat = self._repeat(result, test, connections, round_no)
-                repeat.resources = sampler.resources if sampler else None
+                repeat.resources = sampler.resources(result) if sampler else None
                 entry.levels[index].repeats.append(repeat)
                 if s.pause > 0 and index + 1 < len(levels):
                     time.sleep(s.pause)

@@ -52,12 +52,16 @@ _INT_OR_NULL = {"type": ["integer", "null"], "minimum": 0}
 _RESOURCES = _obj(
     {"wall_s": _NUM},
     {
+        "server_cpu_s": _NUM_OR_NULL,
+        "server_cpu_resolution_s": _NUM_OR_NULL,
         "server_cpu_user_s": _NUM_OR_NULL,
         "server_cpu_system_s": _NUM_OR_NULL,
         "server_peak_rss_kib": _INT_OR_NULL,
         "server_processes": _INT_OR_NULL,
         "server_unknown": _STR_OR_NULL,
         "driver_cpu_s": _NUM_OR_NULL,
+        "driver_wait_s": _NUM_OR_NULL,
+        "driver_window_s": _NUM_OR_NULL,
         "driver_cpus": _INT_OR_NULL,
         "driver_unknown": _STR_OR_NULL,
     },

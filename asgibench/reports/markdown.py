@@ -114,8 +114,8 @@ def ranking_rows(
                 fmt.bar(row.pct_of_best / 100, BAR_WIDTH),
                 fmt.ms(row.p50_ms),
                 fmt.ms(row.p99_ms),
-                *([fmt.cpu_ms(row.cpu_ms_per_request), fmt.mib(row.peak_rss_mib)]
-                  if sampled else []),
+                *([fmt.cpu_ms(row.cpu_ms_per_request, row.cpu_ms_resolution),
+                   fmt.mib(row.peak_rss_mib)] if sampled else []),
                 row.errors,
                 row.concurrency,
                 flags_of(row),
@@ -217,6 +217,7 @@ def environment(report: Report) -> list[str]:
 
 def render(report: Report) -> str:
     out = header(report)
+    note = report.resources_note()
 
     for test in report.tests:
         out += [f"## {title(report, test)}", ""]
@@ -235,9 +236,11 @@ def render(report: Report) -> str:
             if rows:
                 out += table(header_, rows, align)
                 if report.resources_shown(test):
-                    out += ["", f"_{fmt.resources_note()}._"]
-                    out += [f"_Server resources unknown: {cell(reason)}._"
-                            for reason in report.resources_unknown(test)]
+                    if note:  # once, under the first table with the resource columns
+                        out += ["", f"_{note}._"]
+                        note = None
+                    out += [line for reason in report.resources_unknown(test)
+                            for line in ("", f"_Server resources unknown: {cell(reason)}._")]
             else:
                 out.append("_No configuration was ranked._")
             excluded = [x for x in report.excluded.get(test, []) if x.run == group.label]

@@ -45,6 +45,7 @@ def render(run: Run, console: Console) -> None:
         console.print("[yellow]interrupted: partial results[/]")
     if repeat < 2:
         console.print(f"[yellow]{fmt.ONE_REPEAT}[/]", soft_wrap=True)
+    shown: list[ranking.RankRow] = []  # rows of tables with the resource columns
     for test in tests:
         rows = rankings[test]
         title = f"{test} · " + fmt.load_text(testtypes.level_kind(test),
@@ -76,18 +77,22 @@ def render(run: Run, console: Console) -> None:
             table.add_row(str(row.rank), row.server, row.loop, row.parser,
                           fmt.rps(row.requests_per_s), spread, f"{row.pct_of_best:.0f}%",
                           fmt.ms(row.p99_ms),
-                          *([fmt.cpu_ms(row.cpu_ms_per_request), fmt.mib(row.peak_rss_mib)]
-                            if sampled else []),
+                          *([fmt.cpu_ms(row.cpu_ms_per_request, row.cpu_ms_resolution),
+                             fmt.mib(row.peak_rss_mib)] if sampled else []),
                           str(row.errors) if row.errors else "0",
                           str(row.concurrency), " ".join(flags))
         console.print()
         console.print(table)
         if sampled:
-            console.print(f"[dim]{fmt.resources_note()}[/]", soft_wrap=True)
+            shown.extend(rows)
             reasons = (row.chosen.resources_unknown for row in rows if row.chosen)
             for reason in dict.fromkeys(r for r in reasons if r):
                 console.print(f"server resources unknown: {reason}", soft_wrap=True,
                               markup=False, highlight=False)
+    if shown:  # the columns' note once, under the last table that has them
+        ticks = [t for t in (row.cpu_resolution_s for row in shown) if t is not None]
+        console.print(f"[dim]{fmt.resources_note(max(ticks) if ticks else None)}[/]",
+                      soft_wrap=True)
     composite = ranking.composite(rankings)
     if composite:
         weights = ", ".join(f"{t} {w:g}" for t, w in ranking.weights(rankings).items())
