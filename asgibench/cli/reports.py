@@ -12,6 +12,7 @@ import click
 from click.core import ParameterSource
 
 from asgibench.errors import BenchError
+from asgibench.harness import resources
 from asgibench.reports import (
     charts,
     compare,
@@ -161,6 +162,9 @@ def compare_command(ctx: click.Context, baseline: str, candidate: str,
     costs = [path for path, kind in kinds if kind == "cost"]
     if len(costs) == 1:
         other = next(path for path, kind in kinds if kind != "cost")
+        problem = resources.unreadable(other)
+        if problem:  # missing or not JSON: say so, not that it is another kind
+            raise BenchError(problem)
         raise BenchError(f"{costs[0]!r} is a bench cost file but {other!r} is not: compare "
                          "two results files or two bench cost files")
     if costs:
@@ -183,6 +187,8 @@ def compare_command(ctx: click.Context, baseline: str, candidate: str,
 
 
 #: bench compare's options that judge repeats of runs: nothing to do with one count.
+#: Refused only when given on the command line: one set in the environment
+#: (ASGIBENCH_COMPARE_STATISTIC=best) is meant for the comparisons of runs it applies to.
 _RUN_ONLY = ("normalise", "paired", "statistic", "confidence", "resamples")
 
 
@@ -190,7 +196,7 @@ def _compare_costs(ctx: click.Context, baseline: str, candidate: str,
                    threshold: float | None, form: str, output: str | None) -> None:
     """``bench compare`` of two cost files (exit 0, 1; BenchError for bad input)."""
     given = [name for name in _RUN_ONLY
-             if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)]
+             if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
     if given:
         flags = {"normalise": "--normalise", "paired": "--pair-rounds"}
         names = ", ".join(flags.get(name, f"--{name}") for name in given)

@@ -10,7 +10,8 @@ request alone:
 * ratio = candidate / baseline;
 * **more work** when the ratio is above 1 + threshold (default 2%), **less work** when
   below 1 - threshold, otherwise **no significant change**; a row counted in the baseline
-  but not in the candidate (the server failed to start, a wrong answer) is **failed**.
+  but not in the candidate (the server failed to start, a wrong answer), or missing from
+  it altogether, is **failed**.
 
 A count is one measurement with no repeats, so there is no interval: the threshold is the
 margin, chosen well above the count's own spread (identical builds differ by < 0.3%).
@@ -26,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asgibench.errors import BenchError
+from asgibench.harness import resources
+from asgibench.harness.cost import Cost
 from asgibench.harness.resources import COST_KIND, MEMORY_KIND
 from asgibench.reports import fmt
 
@@ -37,7 +40,6 @@ FAILED = "failed"
 SCHEMA_ID = "asgibench.compare-cost/1"
 
 Key = tuple[str, str, str, str, int, str]  # server, loop, parser, test, pipeline, app
-_ROW_KEYS = ("server", "loop", "parser", "test", "pipeline", "instructions", "requests")
 
 
 def kind_of(path: str) -> str | None:
@@ -53,11 +55,17 @@ def kind_of(path: str) -> str | None:
     return {COST_KIND: "cost", MEMORY_KIND: "memory"}.get(str(document.get("kind")))
 
 
+def key_of(row: Cost) -> Key:
+    return (row.server, row.loop, row.parser, row.test, row.pipeline, row.app or "")
+
+
 @dataclass
 class CostFile:
+    """A cost file's rows by key (:func:`asgibench.harness.resources.read_cost` read it)."""
+
     path: str
-    document: dict[str, Any]
-    rows: dict[Key, dict[str, Any]]
+    document: dict[str, Any]  # the environment it was counted in (no rows)
+    rows: dict[Key, Cost]
 
     @property
     def created(self) -> str:
@@ -65,44 +73,19 @@ class CostFile:
 
     @property
     def requests(self) -> set[int]:
-        return {int(row["requests"]) for row in self.rows.values()}
+        return {row.requests for row in self.rows.values()}
 
 
 def read(path: str) -> CostFile:
     """A ``bench cost --out`` file, its rows by key; BenchError (one line) otherwise."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
-    except FileNotFoundError:
-        raise BenchError(f"cost file {path!r} does not exist") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise BenchError(f"cannot read cost file {path!r}: {exc}") from None
-    if not isinstance(document, dict) or document.get("kind") != COST_KIND:
-        raise BenchError(f"{path!r} is not a bench cost file (kind {COST_KIND!r})")
-    raw_rows = document.get("rows")
-    if not isinstance(raw_rows, list):
-        raise BenchError(f"cost file {path!r} has no rows list")
-    rows: dict[Key, dict[str, Any]] = {}
-    for index, row in enumerate(raw_rows):
-        missing = [key for key in _ROW_KEYS if not isinstance(row, dict) or key not in row]
-        if missing:
-            raise BenchError(f"cost file {path!r}: row {index} lacks {', '.join(missing)}")
-        instructions = row["instructions"]
-        if instructions is not None and (isinstance(instructions, bool) or
-                                         not isinstance(instructions, int) or
-                                         instructions < 0):
-            raise BenchError(f"cost file {path!r}: row {index} has instructions "
-                             f"{instructions!r}, not a count")
-        if isinstance(row["requests"], bool) or not isinstance(row["requests"], int) or \
-                row["requests"] <= 0:
-            raise BenchError(f"cost file {path!r}: row {index} has requests "
-                             f"{row['requests']!r}, not a positive count")
-        key = (str(row["server"]), str(row["loop"]), str(row["parser"]), str(row["test"]),
-               int(row["pipeline"]), str(row.get("app") or ""))
+    typed = resources.read_cost(path)
+    rows: dict[Key, Cost] = {}
+    for row in typed.rows:
+        key = key_of(row)
         if key in rows:
             raise BenchError(f"cost file {path!r}: {_label(key)} appears twice")
         rows[key] = row
-    return CostFile(path, document, rows)
+    return CostFile(path, typed.meta, rows)
 
 
 def _label(key: Key) -> str:
@@ -110,12 +93,6 @@ def _label(key: Key) -> str:
     combo = loop if parser == "-" else f"{loop}/{parser}"  # the canned floor has no parser
     depth = f" x{pipeline}" if pipeline > 1 else ""
     return f"{server} {combo} {test}{depth}" + (f" ({app})" if app else "")
-
-
-def _per_request(row: dict[str, Any]) -> float | None:
-    if row.get("instructions") is None:
-        return None
-    return int(row["instructions"]) / int(row["requests"])
 
 
 @dataclass
@@ -190,22 +167,28 @@ def _warnings(base: CostFile, cand: CostFile) -> list[str]:
 
 def compare(base: CostFile, cand: CostFile, threshold: float = DEFAULT_THRESHOLD
             ) -> CostComparison:
-    """Every row counted in the baseline, judged against the candidate's."""
+    """Every row counted in the baseline, judged against the candidate's. A counted row
+    the candidate lacks is failed: a candidate that silently drops an entry must not
+    pass the gate."""
+    if not set(base.rows) & set(cand.rows):
+        raise BenchError(f"{base.path!r} and {cand.path!r} have no counted row in common "
+                         "(server, loop, parser, test, pipelining, app)")
     matches: list[CostMatch] = []
     not_compared: list[str] = []
     for key, row in base.rows.items():
-        if key not in cand.rows:
-            continue
-        before = _per_request(row)
+        before = row.per_request
         if before is None or before <= 0:
-            not_compared.append(f"{_label(key)} (not counted in the baseline: "
-                                f"{row.get('reason') or 'no count'})")
+            if key in cand.rows:
+                not_compared.append(f"{_label(key)} (not counted in the baseline: "
+                                    f"{row.reason or 'no count'})")
             continue
-        other = cand.rows[key]
-        after = _per_request(other)
+        other = cand.rows.get(key)
+        after = None if other is None else other.per_request
         match = CostMatch(key, before, after)
-        if after is None:
-            match.verdict, match.reason = FAILED, str(other.get("reason") or "not counted")
+        if other is None:
+            match.verdict, match.reason = FAILED, "not in the candidate"
+        elif after is None:
+            match.verdict, match.reason = FAILED, other.reason or "not counted"
         elif after > before * (1 + threshold):
             match.verdict = MORE
         elif after < before * (1 - threshold):
@@ -216,7 +199,8 @@ def compare(base: CostFile, cand: CostFile, threshold: float = DEFAULT_THRESHOLD
                          "(server, loop, parser, test, pipelining, app)")
     return CostComparison(
         base, cand, threshold, matches,
-        only_baseline=[_label(k) for k in base.rows if k not in cand.rows],
+        only_baseline=[f"{_label(k)} (not counted there)" for k, row in base.rows.items()
+                       if k not in cand.rows and row.per_request is None],
         only_candidate=[_label(k) for k in cand.rows if k not in base.rows],
         not_compared=not_compared, warnings=_warnings(base, cand))
 
