@@ -9,12 +9,15 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from asgibench.errors import BenchError
+from asgibench.harness import resources
 from asgibench.reports import (
     charts,
     compare,
     costchart,
+    costcompare,
     html,
     jsonout,
     load,
@@ -99,7 +102,10 @@ def chart_command(results: tuple[str, ...], output: str, form: str) -> None:
             click.echo(str(path))
 
 
-def _threshold(_ctx: click.Context, _param: click.Parameter, value: str) -> float:
+def _threshold(_ctx: click.Context, _param: click.Parameter, value: str | None
+               ) -> float | None:
+    if value is None:  # the default depends on the files: runs or cost counts
+        return None
     try:
         return compare.parse_threshold(value)
     except BenchError as exc:
@@ -109,9 +115,10 @@ def _threshold(_ctx: click.Context, _param: click.Parameter, value: str) -> floa
 @click.command("compare", context_settings=_CTX)
 @click.argument("baseline")
 @click.argument("candidate")
-@click.option("--threshold", default="5%", show_default=True, callback=_threshold,
-              metavar="PCT", help="Changes smaller than this are never a verdict; slower "
-              "means the whole interval is below 1 - PCT.")
+@click.option("--threshold", default=None, callback=_threshold, metavar="PCT",
+              help="Changes smaller than this are never a verdict; slower means the whole "
+              "interval is below 1 - PCT.  [default: 5% for results files, 2% for bench "
+              "cost files]")
 @click.option("--format", "form", type=click.Choice(["text", "md", "json"]), default="text",
               show_default=True)
 @click.option("--normalise", "--normalize", "normalise", is_flag=True, default=False,
@@ -131,23 +138,74 @@ def _threshold(_ctx: click.Context, _param: click.Parameter, value: str) -> floa
               help="Bootstrap resamples per entry.")
 @click.option("-o", "--output", "output", default=None, metavar="FILE",
               help="Also write the comparison here (same format).")
-def compare_command(baseline: str, candidate: str, threshold: float, form: str,
-                    normalise: bool, paired: bool, statistic: str, confidence: float,
-                    resamples: int, output: str | None) -> None:
+@click.pass_context
+def compare_command(ctx: click.Context, baseline: str, candidate: str,
+                    threshold: float | None, form: str, normalise: bool, paired: bool,
+                    statistic: str, confidence: float, resamples: int,
+                    output: str | None) -> None:
     """Compare two results files: per entry a ratio with a confidence interval and a
-    verdict (faster, slower, no significant change).
+    verdict (faster, slower, no significant change). Or two `bench cost --out` files:
+    per entry the ratio of instructions per request (more work, less work, no
+    significant change), a gate the machine's noise cannot fool.
 
     \b
     Exit status: 1 if any entry is significantly slower than --threshold (or failed in
     the candidate only), 0 otherwise, 2 for bad input. Usable as a CI gate:
       bench compare results/baseline.json new.json --threshold 10% --normalise
+      bench compare cost-baseline.json cost-new.json     # default threshold 2%
     """
+    kinds = [(path, costcompare.kind_of(path)) for path in (baseline, candidate)]
+    memory = [path for path, kind in kinds if kind == "memory"]
+    if memory:
+        raise BenchError(f"{memory[0]!r} is a bench memory file; bench compare takes two "
+                         "results files or two bench cost files")
+    costs = [path for path, kind in kinds if kind == "cost"]
+    if len(costs) == 1:
+        other = next(path for path, kind in kinds if kind != "cost")
+        problem = resources.unreadable(other)
+        if problem:  # missing or not JSON: say so, not that it is another kind
+            raise BenchError(problem)
+        raise BenchError(f"{costs[0]!r} is a bench cost file but {other!r} is not: compare "
+                         "two results files or two bench cost files")
+    if costs:
+        _compare_costs(ctx, baseline, candidate, threshold, form, output)
+        return
+    threshold = 0.05 if threshold is None else threshold
     base = load.load([baseline])[0]
     cand = load.load([candidate])[0]
     result = compare.compare(base, cand, threshold, normalise=normalise,
                              confidence=confidence, resamples=resamples, statistic=statistic,
                              paired=paired)
     text = compare.RENDERERS[form](result)
+    click.echo(text, nl=False)
+    if output:
+        _emit(text, output)
+    if form != "text":
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+    sys.exit(result.exit_status)
+
+
+#: bench compare's options that judge repeats of runs: nothing to do with one count.
+#: Refused only when given on the command line: one set in the environment
+#: (ASGIBENCH_COMPARE_STATISTIC=best) is meant for the comparisons of runs it applies to.
+_RUN_ONLY = ("normalise", "paired", "statistic", "confidence", "resamples")
+
+
+def _compare_costs(ctx: click.Context, baseline: str, candidate: str,
+                   threshold: float | None, form: str, output: str | None) -> None:
+    """``bench compare`` of two cost files (exit 0, 1; BenchError for bad input)."""
+    given = [name for name in _RUN_ONLY
+             if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+    if given:
+        flags = {"normalise": "--normalise", "paired": "--pair-rounds"}
+        names = ", ".join(flags.get(name, f"--{name}") for name in given)
+        raise BenchError(f"{names}: not for bench cost files, which hold one instruction "
+                         "count per entry (--threshold alone applies)")
+    result = costcompare.compare(costcompare.read(baseline), costcompare.read(candidate),
+                                 costcompare.DEFAULT_THRESHOLD if threshold is None
+                                 else threshold)
+    text = costcompare.RENDERERS[form](result)
     click.echo(text, nl=False)
     if output:
         _emit(text, output)

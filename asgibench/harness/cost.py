@@ -89,6 +89,33 @@ class Cost:
     def per_request(self) -> float | None:
         return None if self.instructions is None else self.instructions / self.requests
 
+    @classmethod
+    def from_json(cls, row: Any) -> Cost:
+        """A row of a ``bench cost --out`` file back (ValueError, one line, for a row that
+        is not one). A workload's definition is not read back (its bodies are stored by
+        size only): ``workload`` is None, ``test`` names it."""
+        if not isinstance(row, dict):
+            raise ValueError(f"is a {type(row).__name__}, not an object")
+        missing = [key for key in ("server", "loop", "parser", "test", "pipeline",
+                                   "instructions", "requests") if key not in row]
+        if missing:
+            raise ValueError(f"lacks {', '.join(missing)}")
+        instructions = row["instructions"]
+        if instructions is not None and (isinstance(instructions, bool) or
+                                         not isinstance(instructions, int) or
+                                         instructions < 0):
+            raise ValueError(f"has instructions {instructions!r}, not a count")
+        requests = row["requests"]
+        if isinstance(requests, bool) or not isinstance(requests, int) or requests <= 0:
+            raise ValueError(f"has requests {requests!r}, not a positive count")
+        pipeline = row["pipeline"]
+        if isinstance(pipeline, bool) or not isinstance(pipeline, int) or pipeline <= 0:
+            raise ValueError(f"has pipeline {pipeline!r}, not a positive depth")
+        return cls(str(row["server"]), str(row["loop"]), str(row["parser"]), str(row["test"]),
+                   pipeline, requests, instructions, str(row.get("reason") or ""),
+                   app=None if row.get("app") is None else str(row["app"]),
+                   app_dir=None if row.get("app_dir") is None else str(row["app_dir"]))
+
     def to_json(self) -> dict[str, Any]:
         """The row of a ``bench cost --out`` file; ``app``, ``app_dir`` and ``workload``
         (its definition, as ``bench run`` stores it) only when set."""

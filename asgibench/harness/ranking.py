@@ -59,6 +59,38 @@ class RankRow:
             return 0.0
         return (self.max_rps - self.min_rps) / 2 / self.requests_per_s * 100
 
+    # What the chosen level cost (None where it was not sampled: older files, --url).
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        return None if self.chosen is None else self.chosen.cpu_ms_per_request
+
+    @property
+    def cpu_ms_resolution(self) -> float | None:
+        return None if self.chosen is None else self.chosen.cpu_ms_resolution
+
+    @property
+    def cpu_resolution_s(self) -> float | None:
+        """The coarsest resolution the chosen level's server CPU was read at."""
+        values = [] if self.chosen is None else \
+            [r.resources.server_cpu_resolution_s for r in self.chosen.repeats
+             if r.resources is not None and r.resources.server_cpu_resolution_s is not None]
+        return max(values) if values else None
+
+    @property
+    def peak_rss_mib(self) -> float | None:
+        kib = None if self.chosen is None else self.chosen.peak_rss_kib
+        return None if kib is None else kib / 1024
+
+    @property
+    def driver_saturated(self) -> bool:
+        return self.chosen is not None and self.chosen.driver_saturated
+
+    @property
+    def resources_sampled(self) -> bool:
+        return self.chosen is not None and \
+            any(r.resources is not None for r in self.chosen.repeats)
+
     def stored(self) -> dict[str, Any]:
         """The row as the results file's ``ranking`` section keeps it."""
         return {
@@ -89,6 +121,15 @@ class RankRow:
             **({"queries": self.queries} if self.queries is not None else {}),
             "pipeline": self.pipeline, "client_bound": self.client_bound,
             "tied_with_next": self.tied_with_next,
+            "cpu_ms_per_request": None if self.cpu_ms_per_request is None
+            else round(self.cpu_ms_per_request, 5),
+            "peak_rss_mib": None if self.peak_rss_mib is None else round(self.peak_rss_mib, 2),
+            "driver_utilisation": None if self.chosen is None or
+            self.chosen.driver_utilisation is None
+            else round(self.chosen.driver_utilisation, 3),
+            "driver_saturated": self.driver_saturated,
+            "resources_unknown": None if self.chosen is None
+            else self.chosen.resources_unknown,
         }
 
 

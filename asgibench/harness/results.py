@@ -112,28 +112,110 @@ class Measurement:
         return None
 
 
+#: A driver that was busy (on a CPU, or runnable and waiting for one) this share of its
+#: measured window, on each of its processes or threads, was saturated: never idle, so
+#: the load it offered was limited by itself and the level's figures may be the driver's,
+#: not the server's.
+DRIVER_SATURATED = 0.95
+
+
+@dataclass
+class Resources:
+    """What one measured level cost (:mod:`asgibench.harness.sampling`) over the driver's
+    measured window (``wall_s``): the server process tree's CPU time and peak resident
+    memory, and the driver's own CPU time and run-queue delay. A figure that could not be
+    known is None, with the reason in ``server_unknown`` / ``driver_unknown`` (a ``--url``
+    server: not started here)."""
+
+    wall_s: float
+    server_cpu_s: float | None = None  # user + system, at server_cpu_resolution_s
+    server_cpu_resolution_s: float | None = None  # 1e-9: a CPU clock; 0.01: clock ticks
+    server_cpu_user_s: float | None = None  # psutil's split, in clock ticks
+    server_cpu_system_s: float | None = None
+    server_peak_rss_kib: int | None = None
+    server_processes: int | None = None
+    server_unknown: str | None = None
+    driver_cpu_s: float | None = None
+    driver_wait_s: float | None = None  # runnable, waiting for a CPU (Linux only)
+    driver_window_s: float | None = None
+    driver_cpus: int | None = None  # the driver's processes/threads generating the load
+    driver_unknown: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _KEYS = ("wall_s", "server_cpu_s", "server_cpu_resolution_s", "server_cpu_user_s",
+             "server_cpu_system_s", "server_peak_rss_kib", "server_processes",
+             "server_unknown", "driver_cpu_s", "driver_wait_s", "driver_window_s",
+             "driver_cpus", "driver_unknown")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Resources:
+        return cls(**{key: raw.get(key) for key in cls._KEYS},
+                   extra=_split(raw, cls._KEYS))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**{key: getattr(self, key) for key in self._KEYS}, **self.extra}
+
+    @property
+    def driver_utilisation(self) -> float | None:
+        """The share of its window the driver was busy: (CPU + run-queue delay) / (window
+        x its processes or threads); CPU alone where the delay is unknown."""
+        window = self.driver_window_s
+        if self.driver_cpu_s is None or not self.driver_cpus or not window or window <= 0:
+            return None
+        return (self.driver_cpu_s + (self.driver_wait_s or 0.0)) / (window * self.driver_cpus)
+
+    @property
+    def driver_saturated(self) -> bool:
+        share = self.driver_utilisation
+        return share is not None and share >= DRIVER_SATURATED
+
+
 @dataclass
 class Repeat(Measurement):
-    """One level measured once, in round ``round`` of an interleaved run."""
+    """One level measured once, in round ``round`` of an interleaved run; ``resources``
+    what it cost (None in files written before resources were sampled)."""
 
     round: int = 1
     client_bound: bool = False
+    resources: Resources | None = None
 
     @classmethod
     def _all_keys(cls) -> tuple[str, ...]:
-        return (*cls._KEYS, "round", "client_bound")
+        return (*cls._KEYS, "round", "client_bound", "resources")
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Repeat:
+        resources = raw.get("resources")
         return cls(**cls._known(raw), round=int(raw.get("round") or 1),
                    client_bound=bool(raw.get("client_bound")),
-                   extra=_split(raw, cls._all_keys()))
+                   extra=_split(raw, cls._all_keys()),
+                   resources=None if resources is None else Resources.from_dict(resources))
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["round"] = self.round
         out["client_bound"] = self.client_bound
+        if self.resources is not None:  # absent, not null: older files stay byte for byte
+            out["resources"] = self.resources.to_dict()
         return out
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        """The server's CPU milliseconds (user + system) per response of this level."""
+        cpu = None if self.resources is None else self.resources.server_cpu_s
+        if cpu is None or not self.requests:
+            return None
+        return cpu * 1000 / self.requests
+
+    @property
+    def cpu_ms_resolution(self) -> float | None:
+        """How far :attr:`cpu_ms_per_request` may be off from the CPU clock's resolution
+        alone (a tick at each end of the window, per process); None when not sampled."""
+        res = self.resources
+        if res is None or res.server_cpu_resolution_s is None or not self.requests:
+            return None
+        return res.server_cpu_resolution_s * 2 * (res.server_processes or 1) * 1000 \
+            / self.requests
 
 
 @dataclass
@@ -211,6 +293,49 @@ class Level:
     @property
     def client_bound(self) -> bool:
         return any(r.client_bound for r in self.repeats)
+
+    # What the level cost (repeats that sampled it; None when none did).
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        """The median over repeats of the server's CPU milliseconds per request."""
+        values = [v for v in (r.cpu_ms_per_request for r in self.repeats) if v is not None]
+        return statistics.median(values) if values else None
+
+    @property
+    def cpu_ms_resolution(self) -> float | None:
+        """The coarsest :attr:`Repeat.cpu_ms_resolution` of the repeats."""
+        values = [v for v in (r.cpu_ms_resolution for r in self.repeats) if v is not None]
+        return max(values) if values else None
+
+    @property
+    def peak_rss_kib(self) -> int | None:
+        """The server's largest resident size (KiB) in any repeat."""
+        values = [r.resources.server_peak_rss_kib for r in self.repeats
+                  if r.resources is not None and r.resources.server_peak_rss_kib is not None]
+        return max(values) if values else None
+
+    @property
+    def driver_saturated(self) -> bool:
+        """The driver used >= DRIVER_SATURATED of its CPUs in some repeat."""
+        return any(r.resources is not None and r.resources.driver_saturated
+                   for r in self.repeats)
+
+    @property
+    def driver_utilisation(self) -> float | None:
+        """The driver's largest CPU share over the repeats."""
+        values = [r.resources.driver_utilisation for r in self.repeats
+                  if r.resources is not None]
+        known = [v for v in values if v is not None]
+        return max(known) if known else None
+
+    @property
+    def resources_unknown(self) -> str | None:
+        """Why the server's figures are missing from a sampled level (e.g. ``--url``)."""
+        for r in self.repeats:
+            if r.resources is not None and r.resources.server_unknown:
+                return r.resources.server_unknown
+        return None
 
     @property
     def errors(self) -> int:

@@ -21,6 +21,7 @@ not the target's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -50,6 +51,7 @@ from asgibench.harness.results import (
     Settings as RunSettings,
 )
 from asgibench.harness.runmarker import RunMarker
+from asgibench.harness.sampling import Sampler
 from asgibench.harness.servers import APP_IMPORT, Launch, Remote, Unsupported
 from asgibench.harness.testtypes import TestType
 
@@ -63,6 +65,8 @@ SETTLE_TIMEOUT_S = 30.0
 _STARTUP_ESTIMATE_S = 1.0
 #: ``--url``: seconds the server may take to accept a connection before it counts as gone.
 REMOTE_ALIVE_TIMEOUT_S = 5.0
+#: Why a ``--url`` server's CPU and memory are missing from its levels' resources.
+REMOTE_UNKNOWN = "--url: the server runs outside this run, so its CPU and memory are unknown"
 #: Packages only the servers use (asgibench's parsers, the peers): with ``--url`` the
 #: versions installed here say nothing of the target, so the environment leaves them out.
 SERVER_PACKAGES = ("httptools", "zttp", "uvicorn", "hypercorn", "granian")
@@ -430,9 +434,14 @@ class Runner:
             self.progress.step(label, duration + (s.pause if index is not None else 0))
             self._settle(test, server)
             path = test.path if level.queries is None else test.level_path(level.queries)
+            # A measured level is sampled (server tree's CPU and memory over the driver's
+            # measured window; the driver reports its own CPU).
+            sampler = Sampler(self._server_pid(server), REMOTE_UNKNOWN) \
+                if index is not None else None
             try:
-                result = self.driver.run(self._spec(test, connections, duration, pipeline,
-                                                    path=path))
+                with sampler or contextlib.nullcontext():
+                    result = self.driver.run(self._spec(test, connections, duration,
+                                                        pipeline, path=path), sampler)
             except DriverError as exc:
                 if not server.alive():
                     return self._crashed(launch, server, test, level.label, round_no, kind)
@@ -442,12 +451,20 @@ class Runner:
             if not server.alive():
                 return self._crashed(launch, server, test, level.label, round_no, kind)
             if index is not None:
-                entry.levels[index].repeats.append(self._repeat(result, test, connections,
-                                                                round_no))
+                repeat = self._repeat(result, test, connections, round_no)
+                repeat.resources = sampler.resources(result) if sampler else None
+                entry.levels[index].repeats.append(repeat)
                 if s.pause > 0 and index + 1 < len(levels):
                     time.sleep(s.pause)
             self.progress.done_step()
         return True
+
+    @staticmethod
+    def _server_pid(server: ServerProcess | RemoteServer) -> int | None:
+        """The process whose tree is sampled; None for a server not started here."""
+        if isinstance(server, ServerProcess) and server.proc is not None:
+            return server.proc.pid
+        return None
 
     def _settle(self, test: TestType, server: ServerProcess | RemoteServer) -> float:
         """Wait until the server answers a fresh request quickly; return seconds waited."""

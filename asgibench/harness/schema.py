@@ -46,10 +46,31 @@ _MEASUREMENT = _obj(
         "checked": _INT,
     }
 )
+_NUM_OR_NULL = {"type": ["number", "null"]}
+_INT_OR_NULL = {"type": ["integer", "null"], "minimum": 0}
+#: What a measured level cost (optional: files before resources were sampled lack it).
+_RESOURCES = _obj(
+    {"wall_s": _NUM},
+    {
+        "server_cpu_s": _NUM_OR_NULL,
+        "server_cpu_resolution_s": _NUM_OR_NULL,
+        "server_cpu_user_s": _NUM_OR_NULL,
+        "server_cpu_system_s": _NUM_OR_NULL,
+        "server_peak_rss_kib": _INT_OR_NULL,
+        "server_processes": _INT_OR_NULL,
+        "server_unknown": _STR_OR_NULL,
+        "driver_cpu_s": _NUM_OR_NULL,
+        "driver_wait_s": _NUM_OR_NULL,
+        "driver_window_s": _NUM_OR_NULL,
+        "driver_cpus": _INT_OR_NULL,
+        "driver_unknown": _STR_OR_NULL,
+    },
+)
 _REPEAT = {
     "allOf": [
         {"$ref": "#/$defs/measurement"},
-        _obj({"round": {"type": "integer", "minimum": 1}, "client_bound": {"type": "boolean"}}),
+        _obj({"round": {"type": "integer", "minimum": 1}, "client_bound": {"type": "boolean"}},
+             {"resources": {"$ref": "#/$defs/resources"}}),
     ]
 }
 _CHECK = _obj({"name": _STR, "ok": {"type": "boolean"}, "detail": _STR})
@@ -172,6 +193,7 @@ SCHEMA: dict[str, Any] = {
         "errors": _ERRORS,
         "measurement": _MEASUREMENT,
         "repeat": _REPEAT,
+        "resources": _RESOURCES,
     },
 }
 

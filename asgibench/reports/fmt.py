@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 _BLOCKS = " ▏▎▍▌▋▊▉█"
 
 
@@ -30,6 +32,49 @@ def ms(value: float | None) -> str:
     if value >= 10:
         return f"{value:.1f} ms"
     return f"{value:.2f} ms"
+
+
+def cpu_ms(value: float | None, resolution: float | None = None) -> str:
+    """The server's CPU milliseconds per request: ``0.084``; ``-`` when not sampled. With
+    ``resolution`` (how far the figure may be off, ms/request: CPU times read in clock
+    ticks), only the digits it supports."""
+    if value is None:
+        return "-"
+    if value >= 10:
+        return f"{value:.1f}"
+    digits = 3
+    if resolution is not None and resolution > 0:
+        digits = max(0, min(3, math.floor(-math.log10(resolution))))
+    return f"{value:.{digits}f}"
+
+
+def mib(value: float | None) -> str:
+    """A resident size in MiB: ``42.3``; ``-`` when not sampled."""
+    return "-" if value is None else f"{value:,.1f}"
+
+
+#: Said once in a report whose tables carry the resource columns (terminal, Markdown,
+#: HTML).
+RESOURCES_NOTE = ("cpu ms/req: the server's CPU time (user + system, every process of it) "
+                  "over the driver's measured window, per request, median over repeats; "
+                  "peak MiB: its largest resident memory (summed over its processes) in "
+                  "any repeat; neither counts a database server it talks to; "
+                  "driver-saturated: the load driver was never idle (on a CPU or waiting "
+                  "for one) >= {pct:.0f}% of its window, so the figure may be the driver's "
+                  "limit")
+#: Added when some figure's CPU was read in clock ticks (no CPU clock: not Linux).
+COARSE_NOTE = "; CPU read in {tick:g} ms clock ticks here: fewer digits shown"
+
+
+def resources_note(tick_s: float | None = None) -> str:
+    """The note; ``tick_s``: the coarsest CPU resolution of the figures shown, when it is
+    clock ticks."""
+    from asgibench.harness.results import DRIVER_SATURATED
+
+    note = RESOURCES_NOTE.format(pct=DRIVER_SATURATED * 100)
+    if tick_s is not None and tick_s >= 1e-3:
+        note += COARSE_NOTE.format(tick=tick_s * 1000)
+    return note
 
 
 def cpus(numbers: list[int] | None) -> str:

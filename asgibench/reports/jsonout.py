@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from asgibench.harness.results import DRIVER_SATURATED
 from asgibench.reports.model import Report
 
 SCHEMA_ID = "asgibench.report/1"
@@ -34,6 +35,8 @@ def to_dict(report: Report) -> dict[str, Any]:
             "rows": [row.to_dict() for row in report.composite],
         },
         "matrices": [matrix.to_dict() for matrix in report.matrices],
+        # A row's driver_saturated: its driver_utilisation reached this share.
+        "driver_saturated_at": DRIVER_SATURATED,
     }
 
 

@@ -49,6 +49,8 @@ def flags_of(row: RankRow) -> str:
     flags = []
     if row.client_bound:
         flags.append("client-bound")
+    if row.driver_saturated:
+        flags.append("driver-saturated")
     if row.tied_with_next:
         flags.append("≈ next")
     return ", ".join(flags)
@@ -61,6 +63,7 @@ def ranking_rows(
     None); a *repeats* column when runs were pooled."""
     group = group or report.groups[0]
     pooled = report.pooled
+    sampled = report.resources_shown(test)
     header = [
         "rank",
         "server",
@@ -73,6 +76,7 @@ def ranking_rows(
         "",
         "p50",
         "p99",
+        *(["cpu ms/req", "peak MiB"] if sampled else []),
         "errors",
         "c",
         "flags",
@@ -89,6 +93,7 @@ def ranking_rows(
         "l",
         "r",
         "r",
+        *(["r", "r"] if sampled else []),
         "r",
         "r",
         "l",
@@ -110,6 +115,8 @@ def ranking_rows(
                 fmt.bar(row.pct_of_best / 100, BAR_WIDTH),
                 fmt.ms(row.p50_ms),
                 fmt.ms(row.p99_ms),
+                *([fmt.cpu_ms(row.cpu_ms_per_request, row.cpu_ms_resolution),
+                   fmt.mib(row.peak_rss_mib)] if sampled else []),
                 row.errors,
                 row.concurrency,
                 flags_of(row),
@@ -211,6 +218,7 @@ def environment(report: Report) -> list[str]:
 
 def render(report: Report) -> str:
     out = header(report)
+    note = report.resources_note()
 
     for test in report.tests:
         out += [f"## {title(report, test)}", ""]
@@ -228,6 +236,12 @@ def render(report: Report) -> str:
             header_, rows, align = ranking_rows(report, test, group)
             if rows:
                 out += table(header_, rows, align)
+                if report.resources_shown(test):
+                    if note:  # once, under the first table with the resource columns
+                        out += ["", f"_{note}._"]
+                        note = None
+                    out += [line for reason in report.resources_unknown(test)
+                            for line in ("", f"_Server resources unknown: {cell(reason)}._")]
             else:
                 out.append("_No configuration was ranked._")
             excluded = [x for x in report.excluded.get(test, []) if x.run == group.label]

@@ -273,6 +273,26 @@ class Report:
     def client_bound_count(self) -> int:
         return sum(1 for rows in self.rankings.values() for row in rows if row.client_bound)
 
+    def resources_shown(self, test: str) -> bool:
+        """The resource columns (CPU per request, peak memory) appear when some row of
+        ``test`` was sampled: reports of files written before sampling keep their shape."""
+        return any(row.resources_sampled for row in self.rankings.get(test, []))
+
+    def resources_note(self) -> str | None:
+        """The resource columns' note, said once per report; None when no table has them."""
+        rows = [row for test in self.tests if self.resources_shown(test)
+                for row in self.rankings.get(test, [])]
+        if not rows:
+            return None
+        ticks = [t for t in (row.cpu_resolution_s for row in rows) if t is not None]
+        return fmt.resources_note(max(ticks) if ticks else None)
+
+    def resources_unknown(self, test: str) -> list[str]:
+        """Why rows of ``test`` have no server figures (e.g. ``--url``), each reason once."""
+        reasons = (row.chosen.resources_unknown for row in self.rankings.get(test, [])
+                   if row.chosen is not None)
+        return list(dict.fromkeys(r for r in reasons if r))
+
     def runs_of(self, row: RankRow) -> int:
         """How many runs measured ``row``'s ranked level."""
         return self.row_runs.get((row.run, row.server, row.loop, row.parser, row.test), 1)

@@ -45,6 +45,7 @@ def render(run: Run, console: Console) -> None:
         console.print("[yellow]interrupted: partial results[/]")
     if repeat < 2:
         console.print(f"[yellow]{fmt.ONE_REPEAT}[/]", soft_wrap=True)
+    shown: list[ranking.RankRow] = []  # rows of tables with the resource columns
     for test in tests:
         rows = rankings[test]
         title = f"{test} · " + fmt.load_text(testtypes.level_kind(test),
@@ -56,25 +57,42 @@ def render(run: Run, console: Console) -> None:
         table = Table(title=title, title_justify="left", title_style="bold",
                       box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True,
                       pad_edge=False)
-        for name, justify in (("#", "right"), ("server", "left"), ("loop", "left"),
-                              ("parser", "left"), (testtypes.rate_unit(test), "right"),
-                              ("±", "right"),
-                              ("%best", "right"), ("p99", "right"), ("errors", "right"),
-                              ("conc", "right"), ("flags", "left")):
+        sampled = any(row.resources_sampled for row in rows)
+        columns = [("#", "right"), ("server", "left"), ("loop", "left"),
+                   ("parser", "left"), (testtypes.rate_unit(test), "right"), ("±", "right"),
+                   ("%best", "right"), ("p99", "right"),
+                   *([("cpu ms/req", "right"), ("peak MiB", "right")] if sampled else []),
+                   ("errors", "right"), ("conc", "right"), ("flags", "left")]
+        for name, justify in columns:
             table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
         for row in rows:
             flags = []
             if row.client_bound:
                 flags.append("[yellow]client-bound[/]")
+            if row.driver_saturated:
+                flags.append("[yellow]driver-saturated[/]")
             if row.tied_with_next:
                 flags.append("≈next")
             spread = f"{row.spread_pct:.0f}%" if row.repeats > 1 else "-"
             table.add_row(str(row.rank), row.server, row.loop, row.parser,
                           fmt.rps(row.requests_per_s), spread, f"{row.pct_of_best:.0f}%",
-                          fmt.ms(row.p99_ms), str(row.errors) if row.errors else "0",
+                          fmt.ms(row.p99_ms),
+                          *([fmt.cpu_ms(row.cpu_ms_per_request, row.cpu_ms_resolution),
+                             fmt.mib(row.peak_rss_mib)] if sampled else []),
+                          str(row.errors) if row.errors else "0",
                           str(row.concurrency), " ".join(flags))
         console.print()
         console.print(table)
+        if sampled:
+            shown.extend(rows)
+            reasons = (row.chosen.resources_unknown for row in rows if row.chosen)
+            for reason in dict.fromkeys(r for r in reasons if r):
+                console.print(f"server resources unknown: {reason}", soft_wrap=True,
+                              markup=False, highlight=False)
+    if shown:  # the columns' note once, under the last table that has them
+        ticks = [t for t in (row.cpu_resolution_s for row in shown) if t is not None]
+        console.print(f"[dim]{fmt.resources_note(max(ticks) if ticks else None)}[/]",
+                      soft_wrap=True)
     composite = ranking.composite(rankings)
     if composite:
         weights = ", ".join(f"{t} {w:g}" for t, w in ranking.weights(rankings).items())

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from asgibench.cli import main
 from asgibench.errors import BenchError
 from asgibench.harness import plan, results, servers
+from asgibench.harness.runner import REMOTE_UNKNOWN
 from asgibench.harness.servers import Remote
 from asgibench.reports import markdown, model
 
@@ -94,6 +95,14 @@ def test_endpoints_of_a_running_server_are_verified_measured_and_ranked(
     (level,) = entry.measured_levels
     (repeat,) = level.repeats
     assert repeat.requests > 0 and repeat.non_2xx == 0
+    # Its CPU and memory are not this machine's to read: unknown, said, never guessed;
+    # the driver's own CPU is known.
+    resources = repeat.resources
+    assert resources is not None and resources.server_unknown == REMOTE_UNKNOWN
+    assert (resources.server_cpu_user_s, resources.server_peak_rss_kib) == (None, None)
+    assert repeat.cpu_ms_per_request is None
+    assert resources.driver_cpu_s is not None and resources.driver_cpu_s > 0
+    assert f"server resources unknown: {REMOTE_UNKNOWN}" in " ".join(proc.stdout.split())
     missing = by["get-missing"]
     assert missing.status == "failed" and missing.phase == "verify"
     assert "status 404, expected 2xx" in (missing.reason or "")

@@ -6,6 +6,8 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -221,3 +223,36 @@ def test_missing_wrk_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")  # wrk is looked up on PATH when asked
     ok, reason = WrkDriver().available()
     assert not ok and "apt install wrk" in reason
+
+
+class _Marks:
+    """A drivers.Window that notes when it is told."""
+
+    def __init__(self) -> None:
+        self.times: list[tuple[str, float]] = []
+
+    def started(self) -> None:
+        self.times.append(("started", time.monotonic()))
+
+    def ended(self) -> None:
+        self.times.append(("ended", time.monotonic()))
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason=NO_WRK)
+def test_wrk_reports_its_own_cpu_over_its_window(canned_port) -> None:
+    """wrk's CPU and run-queue delay are read from its pid once its threads run (its
+    duration's start) and just before the duration ends; the window is told of both
+    ends; the units are the threads it runs (two connections: two threads of four)."""
+    marks = _Marks()
+    spec = LoadSpec("127.0.0.1", canned_port, "/plaintext", 2, 0.5, test="plaintext",
+                    slots=4)
+    result = WrkDriver().run(spec, marks)
+    assert result.requests > 0
+    assert [name for name, _ in marks.times] == ["started", "ended"]
+    (_, began), (_, ended) = marks.times
+    assert ended - began >= 0.5  # the fractional duration, then SIGINT
+    usage = result.usage
+    assert usage is not None and usage.units == 2
+    assert 0 < usage.window_s <= ended - began and usage.cpu_s > 0
+    if sys.platform.startswith("linux"):
+        assert usage.wait_s is not None

@@ -59,3 +59,69 @@ def test_micro_benchmarks_only_when_asked(asked: bool) -> None:
     text = _collect({"ASGIBENCH_MICROBENCH": "1" if asked else "0"})
     collected = "tests/benchmarks/test_bench_parsers.py::" in text
     assert collected is asked, text[-500:]
+
+
+def test_cost_baselines_cover_the_gated_combinations() -> None:
+    """.ci/bench-gate.sh gates on these: every combination it counts has its baseline, with
+    plaintext and json counted."""
+    from asgibench.reports import costcompare
+
+    script = (ROOT / ".ci" / "bench-gate.sh").read_text(encoding="utf-8")
+    assert "combos=(uvloop:httptools asyncio:h11)" in script
+    for loop, parser in (("uvloop", "httptools"), ("asyncio", "h11")):
+        baseline = costcompare.read(str(ROOT / ".ci" / "cost-baseline" / f"{loop}-{parser}.json"))
+        counted = {key[:4] for key, row in baseline.rows.items() if row.instructions}
+        assert counted == {("asgibench", loop, parser, test) for test in ("plaintext", "json")}
+
+
+#: A stand-in for ``python`` on the gate's PATH: the micro-benchmarks pass, ``bench cost``
+#: copies the committed baseline of its combination (FAKE_COST=partial: uvloop's json left
+#: uncounted, exit 1 with the file written; FAKE_COST=bad: uvloop exits 2, no file), and
+#: everything else (``bench compare``) is the real interpreter.
+FAKE_PYTHON = """#!{python}
+import json, os, sys
+args = sys.argv[1:]
+if args[:2] == ["-m", "pytest"]:
+    sys.exit(0)
+if args[:3] == ["-m", "asgibench", "cost"]:
+    loop, parser = args[args.index("--loop") + 1], args[args.index("--proto") + 1]
+    mode = os.environ["FAKE_COST"] if loop == "uvloop" else "ok"
+    if mode == "bad":
+        print("bench cost: a bad option", file=sys.stderr)
+        sys.exit(2)
+    with open(os.path.join(".ci", "cost-baseline", f"{{loop}}-{{parser}}.json")) as handle:
+        document = json.load(handle)
+    if mode == "partial":
+        for row in document["rows"]:
+            if row["test"] == "json":
+                row.update(instructions=None, per_request=None, reason="wrong answer")
+    with open(args[args.index("--out") + 1], "w") as handle:
+        json.dump(document, handle)
+    sys.exit(1 if mode == "partial" else 0)
+os.execv(sys.executable, [sys.executable, *args])
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the gate is a bash script")
+@pytest.mark.parametrize(("mode", "status"), [("partial", 1), ("bad", 2)])
+def test_the_gate_compares_what_bench_cost_counted_and_keeps_its_exit_2(
+        tmp_path: Path, mode: str, status: int) -> None:
+    """bench cost exit 1 with its file written (an entry not counted): the comparison
+    runs and fails that entry by name; exit 2 (bad input): the gate exits 2. The other
+    combination is compared either way."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "python"
+    fake.write_text(FAKE_PYTHON.format(python=sys.executable), encoding="utf-8")
+    fake.chmod(0o755)
+    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", FAKE_COST=mode,
+               ASGIBENCH_GATE_WALLCLOCK="0", ASGIBENCH_GATE_OUT=str(tmp_path / "out"))
+    proc = subprocess.run(["bash", str(ROOT / ".ci" / "bench-gate.sh")], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == status, proc.stdout + proc.stderr
+    # asyncio/h11 was compared in both cases (its counts are the baseline's own).
+    assert (tmp_path / "out" / "cost-compare-asyncio-h11.md").is_file()
+    compared = (tmp_path / "out" / "cost-compare-uvloop-httptools.md").is_file()
+    assert compared is (mode == "partial")
+    if mode == "partial":
+        assert "**FAILED (wrong answer)**" in proc.stdout, proc.stdout

@@ -14,7 +14,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from asgibench.harness.workloads import authority
 from asgibench.registry import Registry
@@ -59,6 +59,36 @@ class LoadSpec:
         return f"{scheme}://{authority(self.host, self.port)}{self.path}"
 
 
+class Window(Protocol):
+    """Told when a driver's measured window starts and ends (the harness reads the
+    server's CPU then, so the server's CPU and the requests cover the same seconds)."""
+
+    def started(self) -> None: ...
+
+    def ended(self) -> None: ...
+
+
+@dataclass
+class DriverUsage:
+    """What the driver itself used over its measured window (start-up and connecting
+    excluded), summed over its ``units`` (the Python driver's processes, wrk's threads):
+    CPU seconds, seconds runnable but waiting for a CPU (Linux schedstat; None
+    elsewhere), and the window's wall seconds (each unit's, averaged)."""
+
+    cpu_s: float
+    window_s: float
+    units: int
+    wait_s: float | None = None
+
+    @property
+    def busy(self) -> float | None:
+        """The share of the window its units were never idle: (CPU + waiting) / (window
+        x units); CPU alone where the waiting is unknown."""
+        if self.window_s <= 0 or self.units <= 0:
+            return None
+        return (self.cpu_s + (self.wait_s or 0.0)) / (self.window_s * self.units)
+
+
 @dataclass
 class LoadResult:
     """What one measurement produced. Latencies in milliseconds."""
@@ -70,6 +100,7 @@ class LoadResult:
     non_2xx: int = 0  # wrk counts non-2xx/3xx; the Python driver non-2xx
     bad_body: int = 0  # 2xx responses whose body failed the test type's check
     checked: int = 0  # responses whose body was checked (all, or wrk's sample)
+    usage: DriverUsage | None = None  # the driver's own CPU (None: not measured)
 
     @property
     def good_requests(self) -> int:
@@ -109,8 +140,10 @@ class Driver(ABC):
     def version(self) -> str | None: ...
 
     @abstractmethod
-    def run(self, spec: LoadSpec) -> LoadResult:
-        """Run one measurement; raise DriverError if the driver itself fails."""
+    def run(self, spec: LoadSpec, window: Window | None = None) -> LoadResult:
+        """Run one measurement; raise DriverError if the driver itself fails. ``window``
+        is told when the measured duration starts and ends (as near as the driver can
+        tell), and the result's ``usage`` holds the driver's own CPU over it."""
 
     def describe(self, slots: int) -> dict[str, Any]:
         """The driver's settings for the results file."""

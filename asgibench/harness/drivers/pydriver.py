@@ -31,8 +31,10 @@ from asgibench.harness.drivers import (
     ERROR_KINDS,
     Driver,
     DriverError,
+    DriverUsage,
     LoadResult,
     LoadSpec,
+    Window,
     histogram_stats,
     merge_histograms,
 )
@@ -59,7 +61,7 @@ class PythonDriver(Driver):
             "loop": loops.auto_name(),
         }
 
-    def run(self, spec: LoadSpec) -> LoadResult:
+    def run(self, spec: LoadSpec, window: Window | None = None) -> LoadResult:
         count = max(1, min(spec.slots, spec.connections))
         shares = [spec.connections // count + (1 if i < spec.connections % count else 0)
                   for i in range(count)]
@@ -76,8 +78,14 @@ class PythonDriver(Driver):
                 worker.wait_line("ready", deadline)
             for worker in workers:
                 worker.go()
+            if window is not None:
+                window.started()
             deadline = time.monotonic() + spec.duration + spec.timeout + 15
-            reports = [worker.wait_line("result", deadline) for worker in workers]
+            reports = []
+            for worker in workers:
+                reports.append(worker.wait_line("result", deadline))
+                if window is not None and len(reports) == 1:
+                    window.ended()  # the workers end together: one result marks it
         finally:
             for worker in workers:
                 worker.close()
@@ -184,7 +192,21 @@ def _merge(reports: list[dict[str, Any]]) -> LoadResult:
         non_2xx=sum(r["non_2xx"] for r in results),
         bad_body=sum(r["bad_body"] for r in results),
         checked=sum(r["checked"] for r in results),
+        usage=_usage(results),
     )
+
+
+def _usage(results: list[dict[str, Any]]) -> DriverUsage | None:
+    """The workers' own CPU over their windows, summed (None from an older worker)."""
+    usages = [r.get("usage") for r in results]
+    if not usages or any(not isinstance(u, dict) for u in usages):
+        return None
+    waits = [u.get("wait_s") for u in usages]
+    return DriverUsage(
+        cpu_s=sum(float(u["cpu_s"]) for u in usages),
+        window_s=sum(float(u["window_s"]) for u in usages) / len(usages),
+        units=len(usages),
+        wait_s=None if None in waits else sum(float(w) for w in waits))
 
 
 DRIVER = PythonDriver()

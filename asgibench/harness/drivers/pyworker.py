@@ -26,7 +26,9 @@ runs from the connect to the echo.
 Protocol (internal): ``python -m asgibench.harness.drivers.pyworker`` reads the spec as
 one JSON line on stdin (not an argument: a workload's requests can be megabytes) and its
 share of the connections on the next, prints
-``{"ready": ...}``, waits for ``go`` on stdin, runs, prints ``{"result": ...}`` as JSON.
+``{"ready": ...}``, waits for ``go`` on stdin, runs, prints ``{"result": ...}`` as JSON;
+the result's ``usage`` is the worker's own CPU, run-queue delay and wall seconds over its
+measured window (:mod:`asgibench.harness.procstat`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ import time
 from typing import Any
 
 from asgibench import loops
-from asgibench.harness import testtypes
+from asgibench.harness import procstat, testtypes
 from asgibench.harness.drivers import ERROR_KINDS, bucket_us
 from asgibench.harness.testtypes import websocket_echo
 from asgibench.harness.workloads import authority
@@ -592,7 +594,11 @@ async def _worker_main(spec: dict[str, Any]) -> None:
     line = await loop.run_in_executor(None, sys.stdin.readline)
     if line.strip() != "go":
         return
+    before = procstat.reading()  # this worker's own CPU over its window, not its start-up
     result = await load.run()
+    after = procstat.reading()
+    assert before is not None and after is not None  # this process can always be read
+    result["usage"] = after.since(before)
     result["errors"]["connect"] += connect_errors
     print(json.dumps({"result": result}), flush=True)
 

@@ -32,15 +32,18 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 from typing import Any
 
-from asgibench.harness import pinning
+from asgibench.harness import pinning, procstat
 from asgibench.harness.drivers import (
     ERROR_KINDS,
     Driver,
     DriverError,
+    DriverUsage,
     LoadResult,
     LoadSpec,
+    Window,
 )
 
 _TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}  # -> milliseconds
@@ -283,7 +286,7 @@ class WrkDriver(Driver):
             str(max(1, spec.pipeline)),
         ]
 
-    def run(self, spec: LoadSpec) -> LoadResult:
+    def run(self, spec: LoadSpec, window: Window | None = None) -> LoadResult:
         if spec.websocket:  # bench run never asks (plan.websocket_driver): a plug-in might
             raise DriverError("wrk speaks no WebSocket; use the python driver")
         ok, reason = self.available()
@@ -302,7 +305,7 @@ class WrkDriver(Driver):
             with os.fdopen(fd, "w") as handle:
                 handle.write(build_script(good, spec.wires, check_bodies=check is not None))
             argv = self.command(spec, script_path)
-            stdout, stderr, returncode = _run_wrk(argv, spec)
+            stdout, stderr, returncode, usage = _run_wrk(argv, spec, window)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(script_path)
@@ -311,22 +314,70 @@ class WrkDriver(Driver):
         except ValueError as exc:
             tail = " | ".join((stdout + stderr).strip().splitlines()[-3:])
             raise DriverError(f"wrk failed (exit {returncode}): {tail or exc}") from exc
-        return result_from_parsed(parsed, check)
+        result = result_from_parsed(parsed, check)
+        result.usage = usage
+        return result
 
 
-def _run_wrk(argv: list[str], spec: LoadSpec) -> tuple[str, str, int]:
-    """Run wrk; a fractional duration is cut short with SIGINT (wrk then reports)."""
+#: wrk's own reading ends this long before its window does, so wrk is still there to read.
+_READ_MARGIN_S = 0.02
+
+
+class _Monitor(threading.Thread):
+    """Watches one wrk process: its measured duration starts once wrk has started all its
+    threads (wrk takes its start time right after creating them); then wrk's own CPU and
+    run-queue delay are read, again just before the duration ends, and ``window`` is told
+    of both ends. A fractional duration is cut short with SIGINT (wrk then reports)."""
+
+    def __init__(self, proc: subprocess.Popen[str], spec: LoadSpec, threads: int,
+                 window: Window | None) -> None:
+        super().__init__(name="asgibench-wrk-monitor", daemon=True)
+        self.proc, self.spec, self.threads, self.window = proc, spec, threads, window
+        self.done = threading.Event()
+        self.usage: DriverUsage | None = None
+
+    def run(self) -> None:
+        pid = self.proc.pid
+        deadline = time.monotonic() + 10
+        while (procstat.threads(pid) or 0) < self.threads + 1:
+            if self.proc.poll() is not None:
+                return
+            if time.monotonic() > deadline:  # cannot tell: the window starts now
+                break
+            time.sleep(0.002)
+        first = procstat.reading(pid)
+        if self.window is not None:
+            self.window.started()
+        start = time.monotonic()
+        whole = math.ceil(self.spec.duration)
+        fraction = self.spec.duration != whole and hasattr(signal, "SIGINT")
+        end = start + (self.spec.duration if fraction else whole)
+        if self.done.wait(max(end - _READ_MARGIN_S - time.monotonic(), 0)):
+            return  # wrk ended early (an error): no window to speak of
+        last = procstat.reading(pid)
+        if first is not None and last is not None and self.proc.poll() is None:
+            used = last.since(first)
+            self.usage = DriverUsage(float(used["cpu_s"] or 0), float(used["window_s"] or 0),
+                                     self.threads, used["wait_s"])
+        self.done.wait(max(end - time.monotonic(), 0))
+        if self.window is not None:
+            self.window.ended()
+        if fraction and self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self.proc.send_signal(signal.SIGINT)
+
+
+def _run_wrk(argv: list[str], spec: LoadSpec, window: Window | None = None
+             ) -> tuple[str, str, int, DriverUsage | None]:
+    """Run wrk; return its output, exit status and its own CPU over its window."""
     limit = math.ceil(spec.duration) + spec.timeout + 30
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, preexec_fn=pinning.preexec(spec.cpus))
     except OSError as exc:
         raise DriverError(f"cannot run wrk: {exc}") from exc
-    timer = None
-    if spec.duration != math.ceil(spec.duration) and hasattr(signal, "SIGINT"):
-        timer = threading.Timer(spec.duration, _interrupt, args=(proc,))
-        timer.daemon = True
-        timer.start()
+    monitor = _Monitor(proc, spec, max(1, min(spec.connections, spec.slots)), window)
+    monitor.start()
     try:
         stdout, stderr = proc.communicate(timeout=limit)
     except subprocess.TimeoutExpired as exc:
@@ -334,15 +385,9 @@ def _run_wrk(argv: list[str], spec: LoadSpec) -> tuple[str, str, int]:
         proc.communicate()
         raise DriverError(f"wrk did not finish within {limit:.0f} s") from exc
     finally:
-        if timer is not None:
-            timer.cancel()
-    return stdout, stderr, proc.returncode
-
-
-def _interrupt(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(OSError):
-            proc.send_signal(signal.SIGINT)
+        monitor.done.set()
+        monitor.join()
+    return stdout, stderr, proc.returncode, monitor.usage
 
 
 def result_from_parsed(parsed: dict[str, Any], check: Any = None) -> LoadResult:
