@@ -117,6 +117,50 @@ class ServerProcess:
                                   self.output())
             time.sleep(0.05)
 
+    def wait_workers(self, port: int, workers: int, timeout: float) -> float:
+        """Block until ``workers`` processes below the one started listen on ``port``;
+        return the seconds it took. The first answer (:meth:`wait_ready`) may come from
+        the first worker up, and a run measured before the others listen would measure
+        fewer workers than it records. Every server here starts its workers as children
+        that hold the listening socket (their own SO_REUSEPORT one, or the supervisor's,
+        inherited), so counting them is server-neutral. StartFailed when fewer listen
+        within ``timeout`` s."""
+        import psutil  # only for multi-worker runs
+
+        started = time.monotonic()
+        deadline = started + timeout
+        listening = 0
+        while True:
+            if not self.alive():
+                raise StartFailed(f"exited with status {self.returncode} during start-up",
+                                  self.output())
+            listening = self._listening_children(psutil, port)
+            if listening >= workers:
+                return time.monotonic() - started
+            if time.monotonic() > deadline:
+                raise StartFailed(f"only {listening} of {workers} worker processes listen on "
+                                  f"port {port} after {timeout:.0f} s", self.output())
+            time.sleep(0.05)
+
+    def _listening_children(self, psutil: Any, port: int) -> int:
+        """How many processes below the one started hold a TCP socket listening on
+        ``port``."""
+        assert self.proc is not None
+        try:
+            children = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            return 0
+        count = 0
+        for child in children:
+            try:
+                sockets = child.net_connections("tcp")
+            except psutil.Error:
+                continue  # gone, or not ours to read
+            if any(conn.status == psutil.CONN_LISTEN and conn.laddr and
+                   conn.laddr.port == port for conn in sockets):
+                count += 1
+        return count
+
     def stop(self, timeout: float) -> str:
         """SIGINT, then SIGKILL after ``timeout`` s; returns a note when it had to kill."""
         proc = self.proc

@@ -98,6 +98,8 @@ class Settings:
     #: A directory this run made for its own database (the default SQLite file), removed
     #: when the run ends.
     db_scratch: str | None = None
+    #: ``--workers``: the worker counts every server runs with (one launch each).
+    workers: list[int] = field(default_factory=lambda: [1])
 
 
 class RemoteServer:
@@ -152,7 +154,7 @@ class Runner:
                 version = None if isinstance(item, Remote) else \
                     self._server_versions.get(item.server)
                 entry = Entry(item.server, item.loop, item.parser, test.name,
-                              server_version=version)
+                              server_version=version, workers=item.workers)
                 if isinstance(item, Unsupported):
                     entry.status, entry.reason = "unsupported", item.reason
                 else:
@@ -308,12 +310,15 @@ class Runner:
             server.close()
 
     def _start(self, server: ServerProcess, first_test: TestType,
-               address: tuple[str, int] | None = None) -> float:
+               address: tuple[str, int] | None = None, workers: int = 1) -> float:
         s = self.settings
         host, port = address or (s.host, s.port)
         server.start_on(host, port)
         try:
-            return server.wait_ready(host, port, first_test, s.startup_timeout)
+            waited = server.wait_ready(host, port, first_test, s.startup_timeout)
+            if workers > 1:  # the first answer may come from the first worker up
+                waited += server.wait_workers(port, workers, s.startup_timeout)
+            return waited
         except StartFailed:
             server.stop(s.stop_timeout)
             raise
@@ -328,7 +333,7 @@ class Runner:
         self.progress.step(f"{tag} · starting", _STARTUP_ESTIMATE_S)
         try:
             try:
-                self._start(server, s.tests[0])
+                self._start(server, s.tests[0], workers=launch.workers)
             except StartFailed as exc:
                 self._fail(launch, "start", f"server failed to start: {exc.reason}",
                            exc.output)
@@ -523,6 +528,8 @@ class Runner:
             notes=list(s.notes), extra={"client_bound_fraction": CLIENT_BOUND_FRACTION,
                                         **target, **self._workload_extra(),
                                         **({"ws": list(s.ws)} if s.ws else {}),
+                                        **({"workers": list(s.workers)}
+                                           if s.workers != [1] else {}),
                                         **self._database_extra()},
         )
         return Run(self.created, __version__, self.command, env, settings, self.ceiling,
