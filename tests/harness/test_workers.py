@@ -19,6 +19,7 @@ import pytest
 from asgibench.errors import BenchError
 from asgibench.harness import pinning, plan, ranking, results, servers
 from asgibench.harness.process import ServerProcess, server_env
+from asgibench.reports import compare, merge
 
 from .conftest import free_port
 
@@ -236,3 +237,9 @@ def test_workers_recorded_by_a_run(tmp_path: Path) -> None:
     assert "asgibench x2" in proc.stdout
     run = results.load(out)
     assert results.Run.from_dict(run.to_dict()).to_dict() == document
+    # compare and merge match entries by worker count too; nothing pairs x1 with x2.
+    matches = compare.compare(run, results.load(out)).matches
+    assert sorted(m.key[0] for m in matches) == ["asgibench", "asgibench x2"]
+    merged = merge.combine([run, results.load(out)])
+    assert [(e.name, len(e.levels[0].repeats)) for e in merged.entries] == [
+        ("asgibench", 2), ("asgibench x2", 2)]
