@@ -123,8 +123,8 @@ it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
                    "auto = split the usable CPUs in two; none = no pinning.")
 @click.option("--workers", "workers_spec", default="1", show_default=True,
               metavar="N[,N...]|auto",
-              help="Worker processes per server (asgibench and uvicorn --workers, hypercorn "
-                   "-w, granian --workers), all pinned to the server's CPUs; several counts "
+              help="Worker processes per server (each server's own --workers: bench serve, "
+                   "uvicorn, hypercorn, granian), all pinned to the server's CPUs; several counts "
                    "are separate entries, ranked as SERVER xN (1,2); auto = one per CPU of "
                    "the server's CPU set. A server that cannot is listed unsupported.")
 @click.option("--url", default=None, metavar="http://HOST[:PORT]",

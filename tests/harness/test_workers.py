@@ -18,7 +18,7 @@ import pytest
 
 from asgibench.errors import BenchError
 from asgibench.harness import pinning, plan, ranking, results, servers
-from asgibench.harness.process import ServerProcess, server_env
+from asgibench.harness.process import ServerProcess, StartFailed, server_env
 from asgibench.reports import compare, merge
 
 from .conftest import free_port
@@ -218,6 +218,24 @@ def test_two_workers_serve_and_stop(name: str) -> None:
         server.close()
     assert _gone(tree) == []
     assert _group_gone(top.pid), _group(top.pid)  # no orphan worker left in its group
+
+
+def test_too_few_workers_fail_the_start() -> None:
+    """One process where two were asked for: a start failure with the count, not a run
+    measuring fewer workers than it records."""
+    port = free_port()
+    launch = servers.SERVERS.plugin("asgibench").plan(
+        ["asyncio"], ["h11"], "127.0.0.1", port, "pids:app")[0]
+    assert isinstance(launch, servers.Launch)
+    server = ServerProcess(launch.argv, None, server_env(APPS))
+    server.start_on("127.0.0.1", port)
+    try:
+        with pytest.raises(StartFailed, match=f"only 0 of 2 worker processes listen on port "
+                                              f"{port} after 1 s"):
+            server.wait_workers(port, 2, 1.0)
+    finally:
+        server.stop(10.0)
+        server.close()
 
 
 def test_workers_recorded_by_a_run(tmp_path: Path) -> None:
