@@ -316,8 +316,12 @@ class Runner:
         server.start_on(host, port)
         try:
             waited = server.wait_ready(host, port, first_test, s.startup_timeout)
-            if workers > 1:  # the first answer may come from the first worker up
-                waited += server.wait_workers(port, workers, s.startup_timeout)
+            if workers > 1:
+                # The first answer may come from the first worker up: wait until all
+                # listen and their start-up CPU work is over, in what is left of the
+                # start-up timeout.
+                waited += server.wait_workers(port, workers,
+                                              max(s.startup_timeout - waited, 0.0))
             return waited
         except StartFailed:
             server.stop(s.stop_timeout)
@@ -446,6 +450,7 @@ class Runner:
                 return True
             if not server.alive():
                 return self._crashed(launch, server, test, level.label, round_no, kind)
+            self._count_workers(launch, server, test, level.label, round_no, kind)
             if index is not None:
                 entry.levels[index].repeats.append(self._repeat(result, test, connections,
                                                                 round_no))
@@ -453,6 +458,21 @@ class Runner:
                     time.sleep(s.pause)
             self.progress.done_step()
         return True
+
+    def _count_workers(self, launch: Launch | Remote, server: ServerProcess | RemoteServer,
+                       test: TestType, level: str, round_no: int, kind: str) -> None:
+        """A note on the entry when a worker found ready at start no longer listens after
+        a phase: a supervisor restarts a lost worker without a word, so the phase ran
+        with fewer workers than the entry records (or with a fresh one still starting)."""
+        if not isinstance(server, ServerProcess) or not server.worker_pids:
+            return
+        lost = server.worker_pids - server.listening_workers(self.settings.port)
+        if lost:
+            server.worker_pids -= lost  # noted once
+            self._entry(launch, test).extra.setdefault("notes", []).append(
+                f"round {round_no}: {len(lost)} of {launch.workers} worker processes "
+                f"(pid {', '.join(map(str, sorted(lost)))}) gone or no longer listening "
+                f"after {kind} {level}")
 
     def _settle(self, test: TestType, server: ServerProcess | RemoteServer) -> float:
         """Wait until the server answers a fresh request quickly; return seconds waited."""

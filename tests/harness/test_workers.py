@@ -220,6 +220,28 @@ def test_two_workers_serve_and_stop(name: str) -> None:
     assert _group_gone(top.pid), _group(top.pid)  # no orphan worker left in its group
 
 
+@pytest.mark.parametrize("name", ["asgibench", "uvicorn"])
+def test_workers_ready_only_after_their_start_up(name: str, tmp_path: Path) -> None:
+    """A worker listens before its lifespan start-up has run: the wait goes on until the
+    slow one's start-up work is over, not only until both listen."""
+    kind = servers.SERVERS.plugin(name)
+    if not kind.installed():
+        pytest.skip(f"{name} is not installed ({kind.install_hint})")
+    port = free_port()
+    launch = kind.plan(["asyncio"], ["h11"], "127.0.0.1", port, "slowstart:app",
+                       workers=(2,))[0]
+    assert isinstance(launch, servers.Launch)
+    env = server_env(APPS, base=dict(os.environ, SLOWSTART_DIR=str(tmp_path)))
+    server = ServerProcess(launch.argv, None, env)
+    server.start_on("127.0.0.1", port)
+    try:
+        server.wait_workers(port, 2, 30.0)
+        assert len(list(tmp_path.glob("ready-*"))) == 2, server.output()
+    finally:
+        server.stop(10.0)
+        server.close()
+
+
 def test_too_few_workers_fail_the_start() -> None:
     """One process where two were asked for: a start failure with the count, not a run
     measuring fewer workers than it records."""
@@ -231,7 +253,7 @@ def test_too_few_workers_fail_the_start() -> None:
     server.start_on("127.0.0.1", port)
     try:
         with pytest.raises(StartFailed, match=f"only 0 of 2 worker processes listen on port "
-                                              f"{port} after 1 s"):
+                                              f"{port} within the start-up timeout"):
             server.wait_workers(port, 2, 1.0)
     finally:
         server.stop(10.0)
