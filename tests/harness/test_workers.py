@@ -260,6 +260,28 @@ def test_too_few_workers_fail_the_start() -> None:
         server.close()
 
 
+def test_a_run_fails_a_server_with_fewer_workers_than_asked(tmp_path: Path) -> None:
+    """The run waits for the workers, not only for a first answer: a plug-in whose
+    ``with_workers`` ignores the count fails at start with the count, and is not
+    measured as two workers."""
+    out = tmp_path / "r.json"
+    plugins = str(Path(__file__).resolve().parent / "plugins")
+    env = dict(os.environ, ASGIBENCH_PLUGINS="fakeserver,oneworker",
+               PYTHONPATH=os.pathsep.join(filter(None, [plugins,
+                                                         os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run([sys.executable, "-m", "asgibench", "run", "--server", "oneworker",
+                           "--loop", "asyncio", "--proto", "h11", "--test", "json",
+                           "--workers", "2", "--levels", "8", "--duration", "0.3",
+                           "--warmup", "0", "--repeat", "1", "--no-ceiling",
+                           "--startup-timeout", "2", "--out", str(out)],
+                          capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert out.exists(), proc.stderr
+    [entry] = json.loads(out.read_text())["entries"]
+    assert (entry["server"], entry["workers"], entry["status"], entry["phase"]) == (
+        "oneworker", 2, "failed", "start"), entry
+    assert "only 0 of 2 worker processes listen on port" in entry["reason"], entry["reason"]
+
+
 def test_workers_recorded_by_a_run(tmp_path: Path) -> None:
     """A short run with 1 and 2 workers: two entries per combination, ranked apart."""
     out = tmp_path / "r.json"
