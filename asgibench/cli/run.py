@@ -124,9 +124,10 @@ it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
 @click.option("--workers", "workers_spec", default="1", show_default=True,
               metavar="N[,N...]|auto",
               help="Worker processes per server (each server's own --workers: bench serve, "
-                   "uvicorn, hypercorn, granian), all pinned to the server's CPUs; several counts "
-                   "are separate entries, ranked as SERVER xN (1,2); auto = one per CPU of "
-                   "the server's CPU set. A server that cannot is listed unsupported.")
+                   "uvicorn, hypercorn, granian), all pinned to the server's CPUs. Several "
+                   "counts (1,2) are separate entries, ranked side by side as SERVER and "
+                   "SERVER x2; auto = one per CPU of the server's CPU set. A server that "
+                   "cannot run N workers is listed unsupported.")
 @click.option("--url", default=None, metavar="http://HOST[:PORT]",
               help="Benchmark a server that is already running, anywhere (no server is "
                    "started or stopped): the built-in test types, or --endpoint/--scenario. "

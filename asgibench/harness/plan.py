@@ -180,6 +180,9 @@ def resolve_workers(spec: str, pins: pinning.PinPlan) -> tuple[list[int], list[s
         if count not in out:
             out.append(count)
     notes: list[str] = []
+    if "auto" in wanted and len(cpus) <= 1:
+        notes.append(f"--workers auto: {max(len(cpus), 1)} worker, as the server has one "
+                     "CPU")
     crowded = [count for count in out if count > len(cpus)]
     if crowded:
         where = "the server's CPU set" if pins.server else "the usable CPUs"
@@ -528,7 +531,8 @@ def build(options: dict[str, Any], command: list[str] | None = None,
     pins = pinning.plan(options["cpus"])
     if pins.note:
         notes.append(pins.note)
-    worker_counts, worker_notes = resolve_workers(options.get("workers_spec") or "1", pins)
+    worker_counts, worker_notes = resolve_workers(
+        "1" if options.get("workers_spec") is None else options["workers_spec"], pins)
     if target is None:
         notes.extend(worker_notes)
 

@@ -77,6 +77,9 @@ def test_workers_option() -> None:
                                        "of the server's CPU set (0,1,2); they share cores"]
     unpinned = pinning.PinPlan(None, None, "none", usable=[0, 1])
     assert plan.resolve_workers("auto", unpinned) == ([2], [])
+    one_cpu = pinning.PinPlan([0], [1], "sched_setaffinity", usable=[0, 1])
+    assert plan.resolve_workers("auto", one_cpu) == (
+        [1], ["--workers auto: 1 worker, as the server has one CPU"])
     for bad, needle in (("", "empty"), ("two", "'two' is neither"), ("0", "1 to 256"),
                         ("1,-1", "1 to 256"), ("257", "1 to 256")):
         with pytest.raises(BenchError, match=needle):
@@ -95,6 +98,10 @@ def test_bad_workers_is_one_line_before_any_work(tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines() == [
         "python -m asgibench run: error: --workers 'lots': 'lots' is neither a whole number "
         "nor auto (e.g. --workers 1,2)"]
+    proc = _bench("--workers", "", "--out", str(out))  # not one worker, silently
+    assert proc.returncode == 2 and not out.exists()
+    assert proc.stderr.strip().splitlines() == [
+        "python -m asgibench run: error: --workers is empty; give worker counts (1,2) or auto"]
     proc = _bench("--url", "http://127.0.0.1:9", "--workers", "2")
     assert proc.returncode == 2
     assert "--url cannot be combined with --workers" in proc.stderr
@@ -303,5 +310,8 @@ def test_workers_recorded_by_a_run(tmp_path: Path) -> None:
     matches = compare.compare(run, results.load(out)).matches
     assert sorted(m.key[0] for m in matches) == ["asgibench", "asgibench x2"]
     merged = merge.combine([run, results.load(out)])
+    one_worker = results.load(out)  # as a run without --workers records its settings
+    del one_worker.settings.extra["workers"]
+    assert merge.combine([one_worker, run]).settings.extra["workers"] == [1, 2]
     assert [(e.name, len(e.levels[0].repeats)) for e in merged.entries] == [
         ("asgibench", 2), ("asgibench x2", 2)]
