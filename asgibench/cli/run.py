@@ -37,6 +37,7 @@ plaintext and json, the quick profile (about a minute and a half). Examples:
   bench run --loop uvloop --proto httptools --server asgibench,uvicorn
   bench run --loop uvloop,asyncio --proto all --test json
   bench run --full --server all            # TechEmpower's levels, 15 s, 3 repeats
+  bench run --loop uvloop --proto httptools --server asgibench,uvicorn --workers 1,2
   bench run --url http://10.0.0.5:8080 --label myserver   # a server already running
   bench run --test websocket-echo --server asgibench,uvicorn,granian --ws wsproto
   bench run --show results/asgibench-....json
@@ -120,6 +121,13 @@ it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
 @click.option("--cpus", default="auto", show_default=True, metavar="auto|none|S:D",
               help="Pin the server to CPUs S and the driver to CPUs D (e.g. 0:1, 0-1:2-3); "
                    "auto = split the usable CPUs in two; none = no pinning.")
+@click.option("--workers", "workers_spec", default="1", show_default=True,
+              metavar="N[,N...]|auto",
+              help="Worker processes per server (each server's own --workers: bench serve, "
+                   "uvicorn, hypercorn, granian), all pinned to the server's CPUs. Several "
+                   "counts (1,2) are separate entries, ranked side by side as SERVER and "
+                   "SERVER x2; auto = one per CPU of the server's CPU set. A server that "
+                   "cannot run N workers is listed unsupported.")
 @click.option("--url", default=None, metavar="http://HOST[:PORT]",
               help="Benchmark a server that is already running, anywhere (no server is "
                    "started or stopped): the built-in test types, or --endpoint/--scenario. "

@@ -62,8 +62,10 @@ LABEL_MAX = 64
 URL_CONFLICTS = (
     ("app", "--app"), ("app_dir", "--app-dir"), ("server_spec", "--server"),
     ("loop_spec", "--loop"), ("proto_spec", "--proto"), ("host", "--host"),
-    ("port", "--port"),
+    ("port", "--port"), ("workers_spec", "--workers"),
 )
+#: ``--workers``: more processes than this is a typo, not a benchmark (each is a server).
+MAX_WORKERS = 256
 
 
 class Unreachable(BenchError):
@@ -152,6 +154,42 @@ def resolve_ws(spec: str) -> list[str]:
         raise BenchError("--ws all: neither websockets nor wsproto is installed "
                          "(pip install websockets wsproto)")
     return out
+
+
+def resolve_workers(spec: str, pins: pinning.PinPlan) -> tuple[list[int], list[str]]:
+    """``--workers 1,2`` / ``auto`` -> (worker counts, notes). ``auto`` is the number of
+    CPUs in the server's CPU set (every usable CPU when the server is not pinned): one
+    worker per core it may run on. A count above that is allowed -- oversubscribing is a
+    configuration worth measuring -- and a note says the workers share cores."""
+    wanted = [item.strip().lower() for item in str(spec).split(",") if item.strip()]
+    if not wanted:
+        raise BenchError("--workers is empty; give worker counts (1,2) or auto")
+    cpus = pins.server if pins.server else pins.usable
+    out: list[int] = []
+    for item in wanted:
+        if item == "auto":
+            count = max(len(cpus), 1)
+        else:
+            try:
+                count = int(item)
+            except ValueError:
+                raise BenchError(f"--workers {spec!r}: {item!r} is neither a whole number nor "
+                                 "auto (e.g. --workers 1,2)") from None
+            if not 1 <= count <= MAX_WORKERS:
+                raise BenchError(f"--workers {spec!r}: a worker count is 1 to {MAX_WORKERS}")
+        if count not in out:
+            out.append(count)
+    notes: list[str] = []
+    if "auto" in wanted and len(cpus) <= 1:
+        notes.append(f"--workers auto: {max(len(cpus), 1)} worker, as the server has one "
+                     "CPU")
+    crowded = [count for count in out if count > len(cpus)]
+    if crowded:
+        where = "the server's CPU set" if pins.server else "the usable CPUs"
+        notes.append(f"--workers {max(crowded)}: more worker processes than the "
+                     f"{len(cpus)} CPU(s) of {where} ({','.join(map(str, cpus))}); they "
+                     "share cores")
+    return out, notes
 
 
 def websocket_driver(name: str, tests: list[TestType]) -> str:
@@ -495,6 +533,10 @@ def build(options: dict[str, Any], command: list[str] | None = None,
     pins = pinning.plan(options["cpus"])
     if pins.note:
         notes.append(pins.note)
+    worker_counts, worker_notes = resolve_workers(
+        "1" if options.get("workers_spec") is None else options["workers_spec"], pins)
+    if target is None:
+        notes.extend(worker_notes)
 
     profile = options.get("profile") or "quick"
     base = PROFILES[profile]
@@ -541,7 +583,8 @@ def build(options: dict[str, Any], command: list[str] | None = None,
 
     plan: list[Launch | Unsupported | Remote] = [] if target is None else [target]
     for kind in kinds:
-        plan.extend(kind.plan(loop_names, parser_names, host, port, app, ws_impls))
+        plan.extend(kind.plan(loop_names, parser_names, host, port, app, ws_impls,
+                              worker_counts))
     if target is None and not any(isinstance(item, Launch) for item in plan):
         reasons = sorted({item.reason for item in plan if isinstance(item, Unsupported)})
         raise BenchError("no requested combination can run: " + "; ".join(reasons[:3]))
@@ -570,6 +613,7 @@ def build(options: dict[str, Any], command: list[str] | None = None,
         target=target,
         ceiling_addr=ceiling_addr,
         ws=ws_impls,
+        workers=worker_counts if target is None else [1],
     )
     out = options.get("out") or "results"
     results.check_writable(out)

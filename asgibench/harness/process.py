@@ -18,6 +18,9 @@ from asgibench.harness.ports import wait_until_free
 from asgibench.harness.testtypes import TestType
 
 OUTPUT_TAIL_LINES = 20
+#: A worker whose CPU time has not risen for this long has finished starting
+#: (:meth:`ServerProcess.wait_workers`); CPU time is counted in 10 ms ticks.
+WORKERS_SETTLE_S = 0.3
 
 
 class StartFailed(Exception):
@@ -47,6 +50,18 @@ def server_env(app_dir: str | None = None, db: str | None = None,
     return out
 
 
+def _cpu_seconds(psutil: Any, processes: dict[int, Any]) -> dict[int, float]:
+    """pid -> user + system CPU seconds so far (a process gone meanwhile is left out)."""
+    out: dict[int, float] = {}
+    for pid, process in processes.items():
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        out[pid] = times.user + times.system
+    return out
+
+
 class ServerProcess:
     """A server (or the canned server) in its own process group, output to a temp file."""
 
@@ -57,6 +72,8 @@ class ServerProcess:
         self.env = env
         self.log = tempfile.TemporaryFile()
         self.proc: subprocess.Popen[bytes] | None = None
+        #: The worker processes :meth:`wait_workers` found ready.
+        self.worker_pids: set[int] = set()
 
     def start_on(self, host: str, port: int) -> None:
         """:meth:`start`, once ``host:port`` is free: the server before it on that port
@@ -116,6 +133,86 @@ class ServerProcess:
                 raise StartFailed(f"did not answer on {host}:{port} within {timeout:.0f} s",
                                   self.output())
             time.sleep(0.05)
+
+    def wait_workers(self, port: int, workers: int, timeout: float,
+                     settle: float = WORKERS_SETTLE_S) -> float:
+        """Block until ``workers`` processes below the one started listen on ``port`` and
+        none of them has used CPU time for ``settle`` s; return the seconds it took.
+
+        The first answer (:meth:`wait_ready`) may come from the first worker up, and a run
+        measured before the others serve would measure fewer workers than it records.
+        Every server here starts its workers as children that hold the listening socket
+        (their own SO_REUSEPORT one, or the supervisor's, inherited), so counting them is
+        server-neutral -- but a worker holds it before it has imported the app and run its
+        lifespan start-up, so listening is not serving. CPU time that has stopped rising
+        is the end of that start-up work; a start-up that waits without CPU (a sleep, a
+        connection to a database that is slow to answer) is not seen. Workers that never
+        go quiet (a busy background task) are taken as ready at the deadline: they listen,
+        which is all that can be known. StartFailed when fewer than ``workers`` listen
+        within ``timeout`` s."""
+        import psutil  # only for multi-worker runs
+
+        started = time.monotonic()
+        deadline = started + timeout
+        listening: dict[int, Any] = {}  # pid -> psutil.Process, kept while it lives
+        cpu: dict[int, float] = {}
+        quiet_since = started
+        while True:
+            if not self.alive():
+                raise StartFailed(f"exited with status {self.returncode} during start-up",
+                                  self.output())
+            self._listening_children(psutil, port, listening)
+            now = time.monotonic()
+            if len(listening) >= workers:
+                spent = _cpu_seconds(psutil, listening)
+                if spent != cpu:
+                    cpu, quiet_since = spent, now
+                elif now - quiet_since >= settle:
+                    self.worker_pids = set(listening)
+                    return now - started
+            if now > deadline:
+                if len(listening) >= workers:
+                    self.worker_pids = set(listening)
+                    return now - started
+                raise StartFailed(f"only {len(listening)} of {workers} worker processes "
+                                  f"listen on port {port} within the start-up timeout",
+                                  self.output())
+            time.sleep(0.05)
+
+    def listening_workers(self, port: int) -> set[int]:
+        """The pids of the processes below the one started that listen on ``port`` now
+        (a run compares them with :attr:`worker_pids` after each level: a supervisor
+        restarts a lost worker without a word)."""
+        import psutil
+
+        found: dict[int, Any] = {}
+        self._listening_children(psutil, port, found)
+        return set(found)
+
+    def _listening_children(self, psutil: Any, port: int, found: dict[int, Any]) -> None:
+        """Update ``found`` (pid -> process) to the processes below the one started that
+        hold a TCP socket listening on ``port``. One already found is not read again
+        (reading a process's sockets reads the whole /proc/net/tcp table) unless it has
+        gone."""
+        assert self.proc is not None
+        try:
+            children = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            found.clear()
+            return
+        alive = {child.pid for child in children}
+        for pid in [pid for pid in found if pid not in alive]:
+            del found[pid]
+        for child in children:
+            if child.pid in found:
+                continue
+            try:
+                sockets = child.net_connections("tcp")
+            except psutil.Error:
+                continue  # gone, or not ours to read
+            if any(conn.status == psutil.CONN_LISTEN and conn.laddr and
+                   conn.laddr.port == port for conn in sockets):
+                found[child.pid] = child
 
     def stop(self, timeout: float) -> str:
         """SIGINT, then SIGKILL after ``timeout`` s; returns a note when it had to kill."""

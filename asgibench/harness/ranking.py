@@ -1,7 +1,8 @@
 """Ranking: TechEmpower's rule with spread over repeats; the one implementation that the
 results file's stored ranking, ``bench run --show`` and every report use.
 
-Per test type and per configuration (server, loop, parser; and run label when several
+Per test type and per configuration (server -- ``uvicorn x2`` for two worker processes,
+:func:`asgibench.harness.servers.named` --, loop, parser; and run label when several
 runs are ranked together) that passed verification and was measured:
 
 * each level's figure is the **median** over repeats of (requests - non-2xx - wrong
@@ -49,6 +50,9 @@ class RankRow:
     client_bound: bool
     tied_with_next: bool = False
     queries: int | None = None  # rows per request at the chosen level (query types)
+    #: The entry's worker processes when more than one (``server`` then names them:
+    #: ``uvicorn x2``); None for one or an unknown count.
+    workers: int | None = None
     levels: list[Level] = field(default_factory=list, repr=False)
     chosen: Level | None = field(default=None, repr=False)
 
@@ -100,6 +104,7 @@ class RankRow:
             "min_rps": round(self.min_rps, 3), "max_rps": round(self.max_rps, 3),
             "repeats": self.repeats, "concurrency": self.concurrency,
             **({"queries": self.queries} if self.queries is not None else {}),
+            **({"workers": self.workers} if self.workers is not None else {}),
             "pct_of_best": round(self.pct_of_best, 3),
             "p99_ms": round(self.p99_ms or 0.0, 3), "errors": self.errors,
             "client_bound": self.client_bound, "tied_with_next": self.tied_with_next,
@@ -119,6 +124,7 @@ class RankRow:
             "p99_ms": None if self.p99_ms is None else round(self.p99_ms, 4),
             "errors": self.errors, "concurrency": self.concurrency,
             **({"queries": self.queries} if self.queries is not None else {}),
+            **({"workers": self.workers} if self.workers is not None else {}),
             "pipeline": self.pipeline, "client_bound": self.client_bound,
             "tied_with_next": self.tied_with_next,
             "cpu_ms_per_request": None if self.cpu_ms_per_request is None
@@ -152,11 +158,12 @@ def rank(entries: Iterable[tuple[str, Entry]], test: str) -> list[RankRow]:
             continue
         chosen = levels[-1] if rule == "last" else max(levels, key=lambda lv: lv.median_rps)
         rows.append(RankRow(
-            0, label, entry.server, entry.loop, entry.parser, test, chosen.median_rps,
+            0, label, entry.name, entry.loop, entry.parser, test, chosen.median_rps,
             chosen.min_rps, chosen.max_rps, len(chosen.repeats), chosen.concurrency,
             chosen.pipeline, 0.0, chosen.median_latency("p50"), chosen.median_latency("p99"),
             sum(level.errors for level in levels), chosen.client_bound,
             queries=chosen.queries, levels=levels, chosen=chosen,
+            workers=entry.workers if entry.workers not in (None, 1) else None,
         ))
     rows.sort(key=lambda row: (-row.requests_per_s, row.server, row.loop, row.parser,
                                row.run))

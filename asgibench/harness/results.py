@@ -29,6 +29,7 @@ from typing import Any
 
 from asgibench.errors import BenchError
 from asgibench.harness import ranking, schema
+from asgibench.harness.servers import named
 
 SCHEMA_ID = schema.SCHEMA_ID
 
@@ -388,7 +389,8 @@ STATUSES = ("ok", "failed", "unsupported")
 
 @dataclass
 class Entry:
-    """One (server, loop, parser, test type): its verification and its levels."""
+    """One (server, loop, parser, test type) -- and worker count, when more than one:
+    its verification and its levels."""
 
     server: str
     loop: str
@@ -402,24 +404,30 @@ class Entry:
     verification: Verification | None = None
     levels: list[Level] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. the server's command, notes
+    #: Worker processes the server ran with (``bench run --workers``); None where not
+    #: known: files written before it, a ``--url`` server.
+    workers: int | None = None
 
-    _KEYS = ("server", "loop", "parser", "test", "status", "phase", "reason", "output",
-             "server_version", "verification", "levels")
+    _KEYS = ("server", "workers", "loop", "parser", "test", "status", "phase", "reason",
+             "output", "server_version", "verification", "levels")
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Entry:
         verification = raw.get("verification")
+        workers = raw.get("workers")
         return cls(
             raw["server"], raw["loop"], raw["parser"], raw["test"], raw["status"],
             raw.get("phase"), raw.get("reason"), raw.get("output"), raw.get("server_version"),
             None if verification is None else Verification.from_dict(verification),
             [Level.from_dict(level) for level in raw.get("levels") or []],
-            _split(raw, cls._KEYS),
+            _split(raw, cls._KEYS), None if workers is None else int(workers),
         )
 
     def to_dict(self) -> dict[str, Any]:
+        # "workers" only when known: a file written before it reads back byte for byte.
+        workers = {} if self.workers is None else {"workers": self.workers}
         return {
-            "server": self.server, "loop": self.loop, "parser": self.parser,
+            "server": self.server, **workers, "loop": self.loop, "parser": self.parser,
             "test": self.test, "status": self.status, "phase": self.phase,
             "reason": self.reason, "output": self.output,
             "server_version": self.server_version,
@@ -428,12 +436,18 @@ class Entry:
         }
 
     @property
+    def name(self) -> str:
+        """The server's name as entries are told apart and ranked: ``uvicorn``, or
+        ``uvicorn x2`` with two workers (:func:`asgibench.harness.servers.named`)."""
+        return named(self.server, self.workers)
+
+    @property
     def key(self) -> tuple[str, str, str, str]:
-        return (self.server, self.loop, self.parser, self.test)
+        return (self.name, self.loop, self.parser, self.test)
 
     @property
     def config(self) -> tuple[str, str, str]:
-        return (self.server, self.loop, self.parser)
+        return (self.name, self.loop, self.parser)
 
     @property
     def measured_levels(self) -> list[Level]:

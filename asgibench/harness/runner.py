@@ -102,6 +102,8 @@ class Settings:
     #: A directory this run made for its own database (the default SQLite file), removed
     #: when the run ends.
     db_scratch: str | None = None
+    #: ``--workers``: the worker counts every server runs with (one launch each).
+    workers: list[int] = field(default_factory=lambda: [1])
 
 
 class RemoteServer:
@@ -156,7 +158,7 @@ class Runner:
                 version = None if isinstance(item, Remote) else \
                     self._server_versions.get(item.server)
                 entry = Entry(item.server, item.loop, item.parser, test.name,
-                              server_version=version)
+                              server_version=version, workers=item.workers)
                 if isinstance(item, Unsupported):
                     entry.status, entry.reason = "unsupported", item.reason
                 else:
@@ -312,12 +314,19 @@ class Runner:
             server.close()
 
     def _start(self, server: ServerProcess, first_test: TestType,
-               address: tuple[str, int] | None = None) -> float:
+               address: tuple[str, int] | None = None, workers: int = 1) -> float:
         s = self.settings
         host, port = address or (s.host, s.port)
         server.start_on(host, port)
         try:
-            return server.wait_ready(host, port, first_test, s.startup_timeout)
+            waited = server.wait_ready(host, port, first_test, s.startup_timeout)
+            if workers > 1:
+                # The first answer may come from the first worker up: wait until all
+                # listen and their start-up CPU work is over, in what is left of the
+                # start-up timeout.
+                waited += server.wait_workers(port, workers,
+                                              max(s.startup_timeout - waited, 0.0))
+            return waited
         except StartFailed:
             server.stop(s.stop_timeout)
             raise
@@ -332,7 +341,7 @@ class Runner:
         self.progress.step(f"{tag} · starting", _STARTUP_ESTIMATE_S)
         try:
             try:
-                self._start(server, s.tests[0])
+                self._start(server, s.tests[0], workers=launch.workers)
             except StartFailed as exc:
                 self._fail(launch, "start", f"server failed to start: {exc.reason}",
                            exc.output)
@@ -450,6 +459,7 @@ class Runner:
                 return True
             if not server.alive():
                 return self._crashed(launch, server, test, level.label, round_no, kind)
+            self._count_workers(launch, server, test, level.label, round_no, kind)
             if index is not None:
                 repeat = self._repeat(result, test, connections, round_no)
                 repeat.resources = sampler.resources(result) if sampler else None
@@ -465,6 +475,21 @@ class Runner:
         if isinstance(server, ServerProcess) and server.proc is not None:
             return server.proc.pid
         return None
+
+    def _count_workers(self, launch: Launch | Remote, server: ServerProcess | RemoteServer,
+                       test: TestType, level: str, round_no: int, kind: str) -> None:
+        """A note on the entry when a worker found ready at start no longer listens after
+        a phase: a supervisor restarts a lost worker without a word, so the phase ran
+        with fewer workers than the entry records (or with a fresh one still starting)."""
+        if not isinstance(server, ServerProcess) or not server.worker_pids:
+            return
+        lost = server.worker_pids - server.listening_workers(self.settings.port)
+        if lost:
+            server.worker_pids -= lost  # noted once
+            self._entry(launch, test).extra.setdefault("notes", []).append(
+                f"round {round_no}: {len(lost)} of {launch.workers} worker processes "
+                f"(pid {', '.join(map(str, sorted(lost)))}) gone or no longer listening "
+                f"after {kind} {level}")
 
     def _settle(self, test: TestType, server: ServerProcess | RemoteServer) -> float:
         """Wait until the server answers a fresh request quickly; return seconds waited."""
@@ -540,6 +565,8 @@ class Runner:
             notes=list(s.notes), extra={"client_bound_fraction": CLIENT_BOUND_FRACTION,
                                         **target, **self._workload_extra(),
                                         **({"ws": list(s.ws)} if s.ws else {}),
+                                        **({"workers": list(s.workers)}
+                                           if s.workers != [1] else {}),
                                         **self._database_extra()},
         )
         return Run(self.created, __version__, self.command, env, settings, self.ceiling,

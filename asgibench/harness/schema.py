@@ -167,7 +167,9 @@ SCHEMA: dict[str, Any] = {
                                                    "items": {"$ref": "#/$defs/repeat"}}},
                                       {"queries": {"type": "integer", "minimum": 1}}),
                     },
-                }
+                },
+                # bench run --workers: the server's worker processes (absent: unknown).
+                {"workers": {"type": "integer", "minimum": 1}},
             ),
         },
         "ranking": {
@@ -179,7 +181,8 @@ SCHEMA: dict[str, Any] = {
                                "spread_pct": _NUM, "pct_of_best": _NUM, "p99_ms": _NUM,
                                "errors": _INT, "concurrency": _INT,
                                "client_bound": {"type": "boolean"}},
-                              {"queries": {"type": "integer", "minimum": 1}}),
+                              {"queries": {"type": "integer", "minimum": 1},
+                               "workers": {"type": "integer", "minimum": 2}}),
             },
         },
         "composite": {

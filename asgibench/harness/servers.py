@@ -1,7 +1,8 @@
 """How to launch each ASGI server for a (loop, parser) -- or why it cannot.
 
-Every server runs the same app (:data:`APP_IMPORT`), one process,
-access log off, log level warning:
+Every server runs the same app (:data:`APP_IMPORT`), access log off, log level warning,
+with one worker process unless ``bench run --workers`` asks for more (each server's own
+workers flag, :meth:`ServerKind.with_workers`):
 
 * ``asgibench`` -- ``bench serve`` (``python -m asgibench serve``): every loop and parser
   asgibench has.
@@ -14,6 +15,8 @@ access log off, log level warning:
 
 "selector" on a peer means its asyncio loop, which *is* the selector loop off Windows.
 A combination a server cannot do becomes an :class:`Unsupported` entry, never dropped.
+A launch with N > 1 workers is named ``SERVER xN`` (:func:`named`) wherever entries are
+told apart: it is another configuration of the server, ranked beside the one-worker one.
 
 A server asgibench does not start (``bench run --url``) is a :class:`Remote`: where it
 listens and the name it is ranked under; its loop and parser are :data:`UNKNOWN`.
@@ -21,6 +24,7 @@ listens and the name it is ranked under; its loop and parser are :data:`UNKNOWN`
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import socket
 import sys
@@ -41,6 +45,23 @@ LOG_LEVEL = "warning"
 UNKNOWN = "unknown"
 
 
+def named(server: str, workers: int | None) -> str:
+    """The name a server's entries are told apart and ranked under: ``uvicorn`` with one
+    worker (or an unknown count: results written before ``--workers``, a ``--url``
+    server), ``uvicorn x2`` with two -- so a run that never asks for more workers shows
+    nothing new."""
+    return server if workers is None or workers == 1 else f"{server} x{workers}"
+
+
+def replace_flag(argv: list[str], flag: str, value: str) -> list[str]:
+    """``argv`` with the value after ``flag`` replaced (appended when ``flag`` is
+    absent)."""
+    if flag in argv:
+        index = argv.index(flag)
+        return [*argv[:index + 1], value, *argv[index + 2:]]
+    return [*argv, flag, value]
+
+
 @dataclass(frozen=True)
 class Launch:
     """A runnable (server, loop, parser): the command line that serves the app."""
@@ -53,14 +74,20 @@ class Launch:
     #: The WebSocket implementation, in a run with WebSocket test types: the one chosen
     #: (``parser`` is then ``HTTP-PARSER+IMPL``) or the server's own (hypercorn: wsproto).
     ws: str | None = field(default=None, compare=False)
+    #: Worker processes the command line starts (``bench run --workers``).
+    workers: int = 1
+
+    @property
+    def name(self) -> str:
+        return named(self.server, self.workers)
 
     @property
     def key(self) -> tuple[str, str, str]:
-        return (self.server, self.loop, self.parser)
+        return (self.name, self.loop, self.parser)
 
     @property
     def label(self) -> str:
-        return f"{self.server} {self.loop}/{self.parser}"
+        return f"{self.name} {self.loop}/{self.parser}"
 
 
 @dataclass(frozen=True)
@@ -72,10 +99,15 @@ class Unsupported:
     parser: str
     reason: str
     ws: str | None = field(default=None, compare=False)
+    workers: int = 1
+
+    @property
+    def name(self) -> str:
+        return named(self.server, self.workers)
 
     @property
     def key(self) -> tuple[str, str, str]:
-        return (self.server, self.loop, self.parser)
+        return (self.name, self.loop, self.parser)
 
 
 @dataclass(frozen=True)
@@ -90,6 +122,11 @@ class Remote:
     port: int
     loop: str = UNKNOWN
     parser: str = UNKNOWN
+    workers = None  # how many processes serve it is not known here
+
+    @property
+    def name(self) -> str:
+        return self.server
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -204,19 +241,50 @@ class ServerKind:
         flag value for a ``ws_selectable`` server)."""
         return argv
 
+    # Worker processes (bench run --workers) -------------------------------------------
+
+    def with_workers(self, argv: list[str], workers: int) -> list[str] | None:
+        """``argv`` serving with ``workers`` processes, pinned together to the server's
+        CPUs (children inherit the affinity); None when this server cannot. ``argv`` is
+        one worker's; a plug-in that does not override this runs one worker only."""
+        return argv if workers == 1 else None
+
+    def workers_reason(self, workers: int) -> str:
+        return f"{self.name} cannot run {workers} worker processes here (its launcher " \
+               "has no workers option)"
+
     # Shared --------------------------------------------------------------------------
 
     def plan(self, loops: list[str], parsers: list[str], host: str, port: int,
-             app: str = APP_IMPORT, ws: list[str] | tuple[str, ...] = ()
-             ) -> list[Launch | Unsupported]:
-        """One Launch or Unsupported per requested (loop, parser), in a stable order.
+             app: str = APP_IMPORT, ws: list[str] | tuple[str, ...] = (),
+             workers: list[int] | tuple[int, ...] = (1,)) -> list[Launch | Unsupported]:
+        """One Launch or Unsupported per requested (loop, parser) and worker count, in a
+        stable order (the worker counts of one combination next to each other).
 
         A server with a fixed parser gets one Launch per loop with that parser, and an
         Unsupported for every other parser asked for. ``ws``: the WebSocket
         implementations of a run with WebSocket test types; a ``ws_selectable`` server
         gets one per (loop, parser) and implementation, its parser shown as
-        ``PARSER+IMPL``; any other serves WebSockets its own way, once.
+        ``PARSER+IMPL``; any other serves WebSockets its own way, once. ``workers``: a
+        count the server cannot run is an Unsupported with the reason.
         """
+        out: list[Launch | Unsupported] = []
+        for item in self._plan_one(loops, parsers, host, port, app, ws):
+            for count in workers:
+                out.append(self._with_count(item, count))
+        return out
+
+    def _with_count(self, item: Launch | Unsupported, count: int) -> Launch | Unsupported:
+        if isinstance(item, Unsupported):
+            return dataclasses.replace(item, workers=count)
+        argv = self.with_workers(item.argv, count)
+        if argv is None:
+            return Unsupported(item.server, item.loop, item.parser,
+                               self.workers_reason(count), ws=item.ws, workers=count)
+        return dataclasses.replace(item, argv=argv, workers=count)
+
+    def _plan_one(self, loops: list[str], parsers: list[str], host: str, port: int,
+                  app: str, ws: list[str] | tuple[str, ...]) -> list[Launch | Unsupported]:
         out: list[Launch | Unsupported] = []
         fixed = self.fixed_parser()
         for loop in loops:

@@ -164,6 +164,9 @@ def combine(runs: Sequence[Run], label: str = "merged") -> Run:
     settings.loops = _union([run.settings.loops for run in runs])
     settings.parsers = _union([run.settings.parsers for run in runs])
     settings.notes = _union([run.settings.notes for run in runs])
+    workers = sorted({count for run in runs for count in run.settings.extra.get("workers", [1])})
+    if workers != [1]:  # --workers counts, as the runs' entries have them
+        settings.extra["workers"] = workers
     return Run(
         first.created,
         first.asgibench_version,

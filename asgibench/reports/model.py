@@ -610,7 +610,7 @@ def rankings(
                 continue
             if entry.config in kept:
                 continue
-            base = (label, entry.server, entry.loop, entry.parser, test)
+            base = (label, entry.name, entry.loop, entry.parser, test)
             where = ""
             if len(members) > 1 and _unranked(entry):
                 # One failure fails the pooled entry (as bench merge does): name the runs
@@ -662,7 +662,7 @@ def unsupported(runs: Sequence[Run]) -> list[Unsupported]:
         for entry in run.entries:
             if entry.status != "unsupported":
                 continue
-            key = (entry.server, entry.reason or "unsupported")
+            key = (entry.name, entry.reason or "unsupported")
             item = groups.setdefault(key, Unsupported("", *key, [], []))
             combo = f"{entry.loop}/{entry.parser}"
             if combo not in item.combos:
@@ -683,10 +683,10 @@ def matrices(
 ) -> list[Matrix]:
     """One group's loop x parser matrices, from its pooled ``run``."""
     out: list[Matrix] = []
-    servers = _ordered(run.settings.servers, [e.server for e in run.entries])
+    servers = _ordered(run.settings.servers, [e.name for e in run.entries])
     for server in dict.fromkeys(servers):
         for test in testtypes.order(run.tests):
-            entries = [e for e in run.entries if e.server == server and e.test == test]
+            entries = [e for e in run.entries if e.name == server and e.test == test]
             loops = _ordered(run.settings.loops, list(dict.fromkeys(e.loop for e in entries)))
             loops = [lp for lp in loops if any(e.loop == lp for e in entries)]
             parsers = _ordered(run.settings.parsers, list(dict.fromkeys(e.parser for e in entries)))

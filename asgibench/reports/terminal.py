@@ -142,7 +142,7 @@ def _failures(entries: list[Entry], console: Console) -> None:
         if key in seen:
             continue
         seen.add(key)
-        console.print(f"  {entry.server} {entry.loop}/{entry.parser} "
+        console.print(f"  {entry.name} {entry.loop}/{entry.parser} "
                       f"[{', '.join(tests)}]: {entry.reason}", markup=False,
                       highlight=False)
         if entry.output:
@@ -156,7 +156,7 @@ def _unsupported(entries: list[Entry], console: Console) -> None:
         if entry.status != "unsupported":
             continue
         label = f"{entry.loop}/{entry.parser}"
-        items = groups.setdefault((entry.server, entry.reason or ""), [])
+        items = groups.setdefault((entry.name, entry.reason or ""), [])
         if label not in items:
             items.append(label)
     if not groups:

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import sys
 
-from asgibench.harness.servers import LOG_LEVEL, RUST, ServerKind, asyncio_alias, installed
+from asgibench.harness.servers import (
+    LOG_LEVEL,
+    RUST,
+    ServerKind,
+    asyncio_alias,
+    installed,
+    replace_flag,
+)
 
 
 class Granian(ServerKind):
@@ -32,6 +39,9 @@ class Granian(ServerKind):
 
     def with_ws(self, argv: list[str], ws_arg: str | None) -> list[str]:
         return [arg for arg in argv if arg != "--no-ws"]  # WebSockets stay on
+
+    def with_workers(self, argv: list[str], workers: int) -> list[str] | None:
+        return replace_flag(argv, "--workers", str(workers))  # its argv names one worker
 
     def argv(self, loop_arg: str, parser_arg: str, host: str, port: int, app: str
              ) -> list[str]:

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import sys
 
-from asgibench.harness.servers import LOG_LEVEL, ServerKind, asyncio_alias, installed
+from asgibench.harness.servers import (
+    LOG_LEVEL,
+    ServerKind,
+    asyncio_alias,
+    installed,
+    replace_flag,
+)
 
 
 class Hypercorn(ServerKind):
@@ -25,6 +31,9 @@ class Hypercorn(ServerKind):
 
     def native_ws(self) -> str | None:
         return "wsproto"  # hypercorn's WebSocket protocol is wsproto, always
+
+    def with_workers(self, argv: list[str], workers: int) -> list[str] | None:
+        return replace_flag(argv, "--workers", str(workers))  # its argv names one worker
 
     def argv(self, loop_arg: str, parser_arg: str, host: str, port: int, app: str
              ) -> list[str]:

@@ -65,6 +65,10 @@ class Uvicorn(ServerKind):
     def with_ws(self, argv: list[str], ws_arg: str | None) -> list[str]:
         return [*argv, "--ws", ws_arg or "auto"]
 
+    def with_workers(self, argv: list[str], workers: int) -> list[str] | None:
+        # uvicorn --workers: a supervisor and N spawned workers on one inherited socket.
+        return argv if workers == 1 else [*argv, "--workers", str(workers)]
+
     def argv(self, loop_arg: str, parser_arg: str, host: str, port: int, app: str
              ) -> list[str]:
         return [sys.executable, "-m", "uvicorn", app, "--host", host, "--port", str(port),
