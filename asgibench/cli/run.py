@@ -14,6 +14,7 @@ from asgibench.cli.options import (
     app_options,
     drivers_help,
     host_option,
+    hosts_options,
     loops_help,
     option,
     out_option,
@@ -38,6 +39,7 @@ plaintext and json, the quick profile (about a minute and a half). Examples:
   bench run --loop uvloop,asyncio --proto all --test json
   bench run --full --server all            # TechEmpower's levels, 15 s, 3 repeats
   bench run --url http://10.0.0.5:8080 --label myserver   # a server already running
+  bench run --server-host ssh://bench@10.0.0.5 --driver-host ssh://bench@10.0.0.6
   bench run --test websocket-echo --server asgibench,uvicorn,granian --ws wsproto
   bench run --show results/asgibench-....json
 
@@ -127,6 +129,7 @@ it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
                    "docs/your-app.md.")
 @click.option("--label", default=None, metavar="NAME",
               help="The name the --url server is ranked under [default: HOST:PORT].")
+@hosts_options()
 @host_option("Address servers bind.")
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=0, show_default=True,
               help="Port servers bind; 0 = a free one below the ephemeral range. A busy "
@@ -147,10 +150,14 @@ def run_command(**options: Any) -> None:
     given = [name for name in options if ctx.get_parameter_source(name) in
              (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)]
     runner, out = plan.build(options, command=_command_line(), given=given)
+    path = results.output_path(out, runner.created)
+    # Written as the run goes: a run that dies, or a host that goes away, loses nothing
+    # measured before it. The final write below replaces it.
+    runner.checkpoint = lambda partial: results.write_or_keep(
+        path, lambda target: results.write(partial, target))
     run = runner.run()
     terminal.render(run, table_console())
-    written, failure = results.write_or_keep(results.output_path(out, run.created),
-                                             lambda path: results.write(run, path))
+    written, failure = results.write_or_keep(path, lambda path: results.write(run, path))
     if failure:
         stderr_console().print(f"bench run: error: {failure}; the results are kept in "
                                f"{written}", soft_wrap=True)

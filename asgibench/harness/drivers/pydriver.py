@@ -184,6 +184,7 @@ def _merge(reports: list[dict[str, Any]]) -> LoadResult:
         non_2xx=sum(r["non_2xx"] for r in results),
         bad_body=sum(r["bad_body"] for r in results),
         checked=sum(r["checked"] for r in results),
+        histogram=hist,
     )
 
 
