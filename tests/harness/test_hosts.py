@@ -1,0 +1,316 @@
+"""Runs across hosts (``bench run --server-host/--driver-host``, ``bench hosts check``)
+against real OpenSSH servers: one per loopback address (127.0.0.2 the server host,
+127.0.0.3 and 127.0.0.4 driver hosts), each with a throwaway host key, logging in with a
+throwaway client key, started and stopped here by process id. The remote Python is this
+one. Skipped, with the reason, only where sshd cannot start -- except in CI (CI=true),
+which installs openssh-server (.ci/run): there they fail."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from asgibench.cli import main
+from asgibench.harness import hosts, results
+
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+RUN = [sys.executable, "-m", "asgibench", "run"]
+#: Short and quick: one level, one repeat, 0.5 s (the CI budget).
+SHORT = ["--test", "json", "--levels", "8", "--duration", "0.5", "--warmup", "0",
+         "--repeat", "1", "--quiet"]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI installs openssh-server: see .ci/run)")
+    pytest.skip(reason)
+
+
+def _free_port(address: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Hosts:
+    """The sshd of each address, and what a ``bench`` process needs to log in."""
+
+    root: Path
+    key: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, address: str) -> str:
+        return f"ssh://{getpass.getuser()}@{address}:{self.ports[address]}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        # HOME holds the known_hosts with the throwaway host keys; no agent of the user's.
+        env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
+        env.update(HOME=str(self.root / "home"), PYTHONUNBUFFERED="1")
+        return env
+
+    def flags(self, server: str, *drivers: str) -> list[str]:
+        return ["--server-host", self.url(server),
+                "--driver-host", ",".join(self.url(d) for d in drivers),
+                "--ssh-key", str(self.key), "--remote-python", sys.executable]
+
+    def start(self, address: str) -> None:
+        port = self.ports.setdefault(address, _free_port(address))
+        config = self.root / f"sshd-{address}.conf"
+        config.write_text("\n".join([
+            f"ListenAddress {address}", f"Port {port}",
+            f"HostKey {self.root / f'host-{address}'}",
+            f"AuthorizedKeysFile {self.root / 'authorized_keys'}",
+            "PidFile none", "UsePAM no", "StrictModes no", "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password",
+            "LogLevel ERROR", "",
+        ]))
+        proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                start_new_session=True)
+        self.procs[address] = proc
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                error = proc.stderr.read().decode(errors="replace").strip() \
+                    if proc.stderr else ""
+                _unavailable(f"sshd cannot start on {address}: {error}")
+            try:
+                with socket.create_connection((address, port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        _unavailable(f"sshd did not listen on {address}:{port} within 10 s")
+
+    def kill(self, address: str) -> None:
+        """The host goes away: its sshd and every session process under it (those that
+        carry a driver or a server), by process id."""
+        import psutil
+
+        proc = self.procs.pop(address)
+        try:
+            tree = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            tree = []
+        proc.kill()
+        for child in tree:
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
+        proc.wait(10)
+
+    def stop_all(self) -> None:
+        for address in list(self.procs):
+            self.kill(address)
+
+
+@pytest.fixture(scope="module")
+def ssh_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
+    if not os.path.exists(SSHD) or shutil.which("ssh-keygen") is None:
+        _unavailable("OpenSSH's sshd and ssh-keygen are not installed "
+                     "(apt-get install openssh-server)")
+    try:
+        import asyncssh  # noqa: F401
+    except ImportError:
+        _unavailable("asyncssh is not installed (pip install -e '.[ssh]')")
+    if os.geteuid() == 0:
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation
+    root = tmp_path_factory.mktemp("ssh")
+    os.chmod(root, 0o700)
+    key = root / "client_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
+                   check=True)
+    (root / "authorized_keys").write_text((root / "client_key.pub").read_text())
+    known = []
+    found = Hosts(root, key)
+    for address in ADDRESSES:
+        host_key = root / f"host-{address}"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)],
+                       check=True)
+        found.ports[address] = _free_port(address)
+        public = " ".join((root / f"host-{address}.pub").read_text().split()[:2])
+        known.append(f"[{address}]:{found.ports[address]} {public}")
+    (root / "home" / ".ssh").mkdir(parents=True)
+    (root / "home" / ".ssh" / "known_hosts").write_text("\n".join(known) + "\n")
+    try:
+        for address in ADDRESSES:
+            found.start(address)
+        yield found
+    finally:
+        found.stop_all()
+
+
+def _bench(ssh_hosts: Hosts, *args: str, timeout: float = 120
+           ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*RUN, *args], env=ssh_hosts.env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def test_server_on_one_host_driver_on_another(ssh_hosts: Hosts, tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    done = _bench(ssh_hosts, *ssh_hosts.flags("127.0.0.2", "127.0.0.3"), "--loop", "asyncio",
+                  "--proto", "h11", *SHORT, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    run = results.load(out)  # validated against the schema
+    [entry] = run.entries
+    assert entry.status == "ok" and entry.verification and entry.verification.passed
+    stored = json.loads(out.read_text())
+    assert stored["ranking"]["json"][0]["server"] == "asgibench"
+    roles = {(h["role"], h["url"]) for h in run.environment["hosts"]}
+    assert ("server", ssh_hosts.url("127.0.0.2")) in roles
+    assert ("driver", ssh_hosts.url("127.0.0.3")) in roles
+    server_host = next(h for h in run.environment["hosts"] if h["role"] == "server")
+    assert server_host["environment"]["python"]["version"]
+    assert server_host["environment"]["cpu"]["usable_cpus"]
+    [repeat] = entry.levels[0].repeats
+    assert repeat.requests > 0
+    assert [d["host"] for d in repeat.extra["drivers"]] == [ssh_hosts.url("127.0.0.3")]
+    assert run.settings.host == "127.0.0.2"  # the server bound on the server host
+
+
+def test_second_driver_host_adds_its_load(ssh_hosts: Hosts, tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    done = _bench(ssh_hosts, *ssh_hosts.flags("127.0.0.2", "127.0.0.3", "127.0.0.4"),
+                  "--loop", "asyncio", "--proto", "h11", "--driver", "python",
+                  "--no-ceiling", *SHORT, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    run = results.load(out)
+    [entry] = run.entries
+    assert entry.status == "ok", entry.reason
+    [repeat] = entry.levels[0].repeats
+    shares = repeat.extra["drivers"]
+    assert [d["host"] for d in shares] == [ssh_hosts.url("127.0.0.3"),
+                                           ssh_hosts.url("127.0.0.4")]
+    assert all(d["requests"] > 0 for d in shares)
+    assert repeat.requests == sum(d["requests"] for d in shares)
+    # The Python driver records histograms: merged exactly.
+    assert repeat.extra["latency_merge"] == "exact"
+    assert run.settings.driver["hosts"] == [ssh_hosts.url("127.0.0.3"),
+                                            ssh_hosts.url("127.0.0.4")]
+
+
+def test_driver_host_gone_mid_run(ssh_hosts: Hosts, tmp_path: Path) -> None:
+    """The driver host goes away after the first server's round: the entry it was to
+    carry fails with the reason, the first keeps its measurement, the file is whole."""
+    out = tmp_path / "run.json"
+    args = [*RUN, *ssh_hosts.flags("127.0.0.2", "127.0.0.4"), "--loop", "asyncio,uvloop",
+            "--proto", "h11", "--no-ceiling", *SHORT[:4], "--duration", "1", "--warmup",
+            "0", "--repeat", "1", "--quiet", "--out", str(out)]
+    proc = subprocess.Popen(args, env=ssh_hosts.env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        measured = False
+        while time.monotonic() < deadline and proc.poll() is None and not measured:
+            if out.exists():  # written after each server's round
+                try:
+                    partial = json.loads(out.read_text())
+                except ValueError:
+                    partial = {}
+                measured = any(level["repeats"] for e in partial.get("entries", [])
+                               for level in e["levels"])
+            time.sleep(0.02)
+        assert measured, "the first round was not written as the run went"
+        ssh_hosts.kill("127.0.0.4")
+        _, stderr = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        ssh_hosts.start("127.0.0.4")  # back for other tests
+    assert proc.returncode == 0, stderr
+    run = results.load(out)
+    by_status = {e.status: e for e in run.entries}
+    assert set(by_status) == {"ok", "failed"}, [(e.loop, e.status, e.reason)
+                                                 for e in run.entries]
+    assert by_status["ok"].levels[0].repeats[0].requests > 0
+    failed = by_status["failed"]
+    assert failed.phase == "driver"
+    assert "127.0.0.4" in (failed.reason or "") and "went away" in (failed.reason or "")
+    assert run.environment["hosts"]
+    ranked = json.loads(out.read_text())["ranking"]["json"]
+    assert [(r["loop"], r["server"]) for r in ranked] == [(by_status["ok"].loop, "asgibench")]
+
+
+def test_host_lacking_asgibench_is_one_line_before_anything(ssh_hosts: Hosts,
+                                                            tmp_path: Path) -> None:
+    bare = tmp_path / "python-without-asgibench"
+    # -S: no site-packages, so no asgibench: a Python the package was never installed in.
+    bare.write_text(f"#!/bin/sh\nexec {sys.executable} -S \"$@\"\n")
+    bare.chmod(0o755)
+    flags = ssh_hosts.flags("127.0.0.2", "127.0.0.3")
+    flags[flags.index("--remote-python") + 1] = str(bare)
+    done = _bench(ssh_hosts, *flags, "--loop", "asyncio", "--proto", "h11", *SHORT,
+                  "--out", str(tmp_path / "never.json"))
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert "has no asgibench" in line and "pip install" in line
+    assert not (tmp_path / "never.json").exists()
+    flags[flags.index("--remote-python") + 1] = str(tmp_path / "no-such-python")
+    done = _bench(ssh_hosts, *flags, *SHORT)
+    assert done.returncode == 1
+    assert "has no Python at" in done.stderr and "--remote-python" in done.stderr
+
+
+def test_hosts_check(ssh_hosts: Hosts) -> None:
+    done = subprocess.run([sys.executable, "-m", "asgibench", "hosts", "check",
+                           *ssh_hosts.flags("127.0.0.2", "127.0.0.3", "127.0.0.4")],
+                          env=ssh_hosts.env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    for address in ADDRESSES:
+        assert ssh_hosts.url(address) in done.stdout
+    assert done.stdout.count("clock offset") == 3
+    assert "round trip " + ssh_hosts.url("127.0.0.3") + " -> server host" in done.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--server-host", "http://127.0.0.2", "--driver-host", "ssh://127.0.0.3"],
+     "--server-host 'http://127.0.0.2' is not ssh://"),
+    (["--server-host", "ssh://127.0.0.2"], "--driver-host is missing"),
+    (["--ssh-key", "/nonexistent"], "--ssh-key is for runs across hosts"),
+    (["--server-host", "ssh://127.0.0.2", "--driver-host", "ssh://127.0.0.3",
+      "--url", "http://127.0.0.1:9"], "cannot be combined"),
+])
+def test_bad_host_flags_are_usage_errors(args: list[str], message: str,
+                                        tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["run", *args, "--out", str(tmp_path / "x.json")])
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert message in line
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_merge_without_histograms_is_marked_approximate() -> None:
+    """wrk gives percentiles only: latencies are weighted by requests, said approximate."""
+    def part(host: str, requests: int, p50: float) -> tuple[hosts.Host, dict]:
+        latency = {"p50": p50, "p75": p50, "p90": p50, "p99": p50, "max": p50 * 2,
+                   "mean": p50, "stdev": 0.0}
+        return hosts.Host(hosts.HostSpec(host), "driver"), {"result": {
+            "requests": requests, "duration_s": 1.0, "requests_per_s": float(requests),
+            "latency_ms": latency, "errors": dict.fromkeys(("connect", "read", "write",
+                                                            "timeout"), 0),
+            "non_2xx": 0, "bad_body": 0, "checked": 0}, "histogram": None}
+
+    merged = hosts.merge([part("a", 300, 1.0), part("b", 100, 5.0)])
+    assert merged.requests == 400
+    assert merged.latency_ms["p50"] == pytest.approx(2.0)
+    assert merged.latency_ms["max"] == 10.0
+    assert merged.latency_ms["stdev"] == pytest.approx(3 ** 0.5)  # pooled, exact
+    assert merged.extra["latency_merge"] == "approximate"
