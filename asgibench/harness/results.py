@@ -422,6 +422,27 @@ class Settings:
 
 
 @dataclass
+class HostRecord:
+    """One host of a run across hosts (``environment.hosts``): its role, where it was
+    reached, and what was read on it (its ``environment`` has the shape of the run's)."""
+
+    role: str  # "server", "driver" or "database"
+    url: str  # ssh://USER@HOST:PORT
+    environment: dict[str, Any]
+    hostname: str | None = None
+    asgibench_version: str | None = None
+    cpus: list[int] | None = None  # the role's CPUs on that host (None: not pinned)
+    clock_offset_ms: float | None = None  # its clock minus the controller's
+    gone: str | None = None  # why it went away mid-run
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> HostRecord:
+        return cls(raw["role"], raw["url"], dict(raw.get("environment") or {}),
+                   raw.get("hostname"), raw.get("asgibench_version"), raw.get("cpus"),
+                   raw.get("clock_offset_ms"), raw.get("gone"))
+
+
+@dataclass
 class Run:
     """One results file. ``path`` and ``label`` say where it came from (not stored)."""
 
@@ -469,6 +490,11 @@ class Run:
             "composite": [row.stored() for row in ranking.composite(rows)],
             **self.extra,
         }
+
+    @property
+    def hosts(self) -> list[HostRecord]:
+        """The hosts of a run across hosts (empty for a run on one machine)."""
+        return [HostRecord.from_dict(h) for h in self.environment.get("hosts") or []]
 
     @property
     def tests(self) -> list[str]:

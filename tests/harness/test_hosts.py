@@ -172,7 +172,7 @@ def test_server_on_one_host_driver_on_another(ssh_hosts: Hosts, tmp_path: Path) 
     assert entry.status == "ok" and entry.verification and entry.verification.passed
     stored = json.loads(out.read_text())
     assert stored["ranking"]["json"][0]["server"] == "asgibench"
-    roles = {(h["role"], h["url"]) for h in run.environment["hosts"]}
+    roles = {(h.role, h.url) for h in run.hosts}
     assert ("server", ssh_hosts.url("127.0.0.2")) in roles
     assert ("driver", ssh_hosts.url("127.0.0.3")) in roles
     server_host = next(h for h in run.environment["hosts"] if h["role"] == "server")
