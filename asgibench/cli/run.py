@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -25,6 +26,7 @@ from asgibench.cli.options import (
     tests_help,
 )
 from asgibench.cli.output import stderr_console, table_console
+from asgibench.errors import BenchError
 from asgibench.harness import plan, results
 from asgibench.harness.db import mask
 from asgibench.reports import terminal
@@ -153,8 +155,7 @@ def run_command(**options: Any) -> None:
     path = results.output_path(out, runner.created)
     # Written as the run goes: a run that dies, or a host that goes away, loses nothing
     # measured before it. The final write below replaces it.
-    runner.checkpoint = lambda partial: results.write_or_keep(
-        path, lambda target: results.write(partial, target))
+    runner.checkpoint = lambda partial: _checkpoint(partial, path)
     run = runner.run()
     terminal.render(run, table_console())
     written, failure = results.write_or_keep(path, lambda path: results.write(run, path))
@@ -165,6 +166,14 @@ def run_command(**options: Any) -> None:
     stderr_console().print(f"results: {written}")
     if run.interrupted:
         sys.exit(130)
+
+
+def _checkpoint(partial: results.Run, path: Path) -> None:
+    """The results so far, written over the file the run ends with (atomically)."""
+    try:
+        results.write(partial, path)
+    except BenchError:
+        pass  # the final write says why, and keeps the results elsewhere
 
 
 def _command_line() -> list[str]:

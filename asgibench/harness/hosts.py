@@ -348,7 +348,7 @@ class RemoteServerProcess:
                 pass
             if self._exited is None:
                 self.gone = f"server host {self.host.url} went away: {reason}"
-                self.host.gone = self.host.gone or self.gone
+                self.host.gone = self.host.gone or reason
                 self._output = self._output or stderr.strip()[-2000:]
         self._replies.put({"event": "eof"})
 
