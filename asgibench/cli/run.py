@@ -155,7 +155,7 @@ def run_command(**options: Any) -> None:
     path = results.output_path(out, runner.created)
     # Written as the run goes: a run that dies, or a host that goes away, loses nothing
     # measured before it. The final write below replaces it.
-    runner.checkpoint = lambda partial: _checkpoint(partial, path)
+    runner.checkpoint = _Checkpoint(path)
     run = runner.run()
     terminal.render(run, table_console())
     written, failure = results.write_or_keep(path, lambda path: results.write(run, path))
@@ -168,12 +168,26 @@ def run_command(**options: Any) -> None:
         sys.exit(130)
 
 
-def _checkpoint(partial: results.Run, path: Path) -> None:
-    """The results so far, written over the file the run ends with (atomically)."""
-    try:
-        results.write(partial, path)
-    except BenchError:
-        pass  # the final write says why, and keeps the results elsewhere
+class _Checkpoint:
+    """Writes the results so far over the file the run ends with (atomically, marked
+    interrupted until the final write). A failed write never stops the run: it is noted
+    once, and the final write says why and keeps the results elsewhere."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.failed = False
+
+    def __call__(self, partial: results.Run) -> None:
+        try:
+            results.write(partial, self.path)
+        except Exception as exc:  # whatever it is, the measurement goes on
+            if not self.failed:
+                self.failed = True
+                reason = str(exc) if isinstance(exc, BenchError) else \
+                    f"{type(exc).__name__}: {exc}"
+                stderr_console().print(f"bench run: note: the results so far could not be "
+                                       f"written ({reason}); the run goes on",
+                                       soft_wrap=True)
 
 
 def _command_line() -> list[str]:

@@ -16,6 +16,7 @@ validates before writing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -610,12 +611,14 @@ def write(run: Run | dict[str, Any], path: Path) -> Path:
     written."""
     document = run.to_dict() if isinstance(run, Run) else run
     schema.validate(document)
+    tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # no half-written stray beside the results
         raise BenchError(f"cannot write results file {str(path)!r}: {exc.strerror or exc}") \
             from exc
     return path

@@ -147,8 +147,9 @@ class Runner:
         self.progress = progress or NullProgress()
         self.selection = selection or {}
         self.command = command or []
-        #: Called with the results so far after the ceiling and after each server's
-        #: round, so a run that dies (or a host that goes away) loses nothing measured.
+        #: Called with the results so far (marked interrupted) after the ceiling and after
+        #: each server's round, so a run that dies (or a host that goes away) loses
+        #: nothing measured.
         self.checkpoint = checkpoint
         self.entries: dict[tuple[str, str, str, str], Entry] = {}
         self.ceiling: list[Ceiling] = []
@@ -252,7 +253,9 @@ class Runner:
 
     def _save(self) -> None:
         if self.checkpoint is not None:
-            self.checkpoint(self.results())
+            # Marked interrupted: a file left by a run that dies before its final write
+            # must not read as a finished one (every report says "partial results").
+            self.checkpoint(self.results(partial=True))
 
     def _process(self, argv: list[str], env: dict[str, str] | None = None
                  ) -> ServerProcess | RemoteServerProcess:
@@ -527,8 +530,9 @@ class Runner:
 
     # -- output --------------------------------------------------------------------------
 
-    def results(self) -> Run:
-        """Everything measured so far, as a results :class:`Run`."""
+    def results(self, partial: bool = False) -> Run:
+        """Everything measured so far, as a results :class:`Run`; ``partial``: the run is
+        still going (a checkpoint), so it is marked interrupted."""
         s = self.settings
         # The delay is injected into the app of the servers started here; not a --url one.
         delay_raw = "" if s.target else os.environ.get(DELAY_ENV, "").strip()
@@ -571,4 +575,4 @@ class Runner:
                                         **self._database_extra()},
         )
         return Run(self.created, __version__, self.command, env, settings, self.ceiling,
-                   list(self.entries.values()), self.interrupted)
+                   list(self.entries.values()), self.interrupted or partial)
