@@ -54,6 +54,10 @@ KEEPALIVE_INTERVAL_S = 5.0
 KEEPALIVE_COUNT = 3
 #: Seconds a probe, a start or a stop may take on a host (Python's start-up included).
 COMMAND_TIMEOUT_S = 60.0
+#: Seconds the clock comparison may take (five round trips and a Python start-up).
+CLOCK_TIMEOUT_S = 15.0
+#: Seconds one host's probe may take in all: connecting, the probe, the clock.
+PROBE_TIMEOUT_S = CONNECT_TIMEOUT_S + COMMAND_TIMEOUT_S + CLOCK_TIMEOUT_S
 ROLES = ("server", "driver", "database")
 
 #: Run with ``REMOTE_PYTHON -c``: says what is missing in a form the controller reads,
@@ -90,6 +94,51 @@ class HostNotReady(BenchError):
     exit_code = 1
 
 
+def asyncssh_module() -> Any:
+    """asyncssh (the ``[ssh]`` extra: imported only for a run across hosts), or a
+    BenchError saying how to install it."""
+    try:
+        import asyncssh
+    except ImportError:
+        raise BenchError("runs across hosts need asyncssh on this machine: pip install "
+                         "'asgibench[ssh]'") from None
+    return asyncssh
+
+
+def check_key(path: str) -> None:
+    """BenchError (one line) unless ``--ssh-key`` is a private key asyncssh can load
+    without asking anything: checked before any host is contacted."""
+    asyncssh = asyncssh_module()
+    try:
+        asyncssh.read_private_key(path)
+    except OSError as exc:
+        raise BenchError(f"--ssh-key {path!r}: cannot read it "
+                         f"({exc.strerror or exc})") from None
+    except ValueError as exc:  # asyncssh.KeyImportError
+        if "passphrase" in str(exc).lower():
+            raise BenchError(f"--ssh-key {path!r} is protected by a passphrase: load it "
+                             f"into ssh-agent (ssh-add {shlex.quote(path)}) and leave out "
+                             "--ssh-key") from None
+        raise BenchError(f"--ssh-key {path!r} is not a private key asgibench can read "
+                         f"({exc}); give an OpenSSH private key, or load it into ssh-agent "
+                         "and leave out --ssh-key") from None
+
+
+def unreachable(url: str, exc: BaseException, asyncssh: Any) -> str:
+    """Why ``url`` cannot be reached, in one line with what to do where there is
+    something to do."""
+    if isinstance(exc, asyncio.TimeoutError):
+        return f"cannot reach {url}: no answer in time (timed out)"
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        text += " (ssh there once to add its host key to ~/.ssh/known_hosts)"
+    elif isinstance(exc, asyncssh.PermissionDenied):
+        text += " (no key was accepted: load yours into ssh-agent or give --ssh-key)"
+    elif isinstance(exc, ValueError):  # a key asyncssh cannot load (KeyImportError)
+        text = f"a key cannot be loaded: {text} (load it into ssh-agent: ssh-add)"
+    return f"cannot reach {url}: {text}"
+
+
 @dataclass(frozen=True)
 class HostSpec:
     """``ssh://[USER@]HOST[:PORT]``."""
@@ -118,10 +167,13 @@ def parse_host(text: str, flag: str) -> HostSpec:
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise BenchError(f"{flag} {text!r}: give only ssh://[USER@]HOST[:PORT]")
     try:
-        port = parts.port or 22
+        port = parts.port
     except ValueError:
-        raise BenchError(f"{flag} {text!r}: the port must be a number from 1 to 65535") \
-            from None
+        port = 0
+    if port == 0 or (port is None and ":" in parts.netloc.rpartition("@")[2]
+                     .rpartition("]")[2]):
+        raise BenchError(f"{flag} {text!r}: the port must be a number from 1 to 65535")
+    port = port or 22
     return HostSpec(parts.hostname, port, parts.username or None)
 
 
@@ -178,16 +230,16 @@ class SSH:
     connection per host, commands run with the remote Python."""
 
     def __init__(self, key: str | None = None, python: str = DEFAULT_PYTHON) -> None:
-        import asyncssh  # the [ssh] extra: imported only for a run across hosts
-
-        self._asyncssh = asyncssh
+        self._asyncssh = asyncssh_module()
         self.key = key
         self.python = python
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever,
                                         name="asgibench-ssh", daemon=True)
         self._thread.start()
-        self._conns: dict[HostSpec, Any] = {}
+        #: One connection per host, however many roles it has: the connecting task is
+        #: shared, so two probes of one host at once open one connection.
+        self._conns: dict[HostSpec, asyncio.Task[Any]] = {}
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run ``coro`` on the SSH thread and wait for it (TimeoutError past ``timeout``)."""
@@ -199,9 +251,13 @@ class SSH:
             raise TimeoutError(f"no answer within {timeout:g} s") from None
 
     async def connect(self, spec: HostSpec) -> Any:
-        conn = self._conns.get(spec)
-        if conn is not None:
-            return conn
+        task = self._conns.get(spec)
+        if task is None or (task.done() and (task.cancelled() or task.exception())):
+            task = self._conns[spec] = asyncio.ensure_future(self._connect(spec))
+        # Shielded: a caller that gives up does not cancel the others' connection.
+        return await asyncio.shield(task)
+
+    async def _connect(self, spec: HostSpec) -> Any:
         options: dict[str, Any] = {
             "port": spec.port, "connect_timeout": CONNECT_TIMEOUT_S,
             "keepalive_interval": KEEPALIVE_INTERVAL_S,
@@ -211,9 +267,7 @@ class SSH:
             options["username"] = spec.user
         if self.key:
             options["client_keys"] = [self.key]
-        conn = await self._asyncssh.connect(spec.host, **options)
-        self._conns[spec] = conn
-        return conn
+        return await self._asyncssh.connect(spec.host, **options)
 
     def command(self, args: list[str]) -> str:
         """The shell command running the agent with ``args`` on a host."""
@@ -258,9 +312,15 @@ class SSH:
 
     def close(self) -> None:
         async def close_all() -> None:
-            for conn in self._conns.values():
+            conns = []
+            for task in self._conns.values():
+                if not task.done():
+                    task.cancel()
+                elif not task.cancelled() and task.exception() is None:
+                    conns.append(task.result())
+            for conn in conns:
                 conn.close()
-            for conn in self._conns.values():
+            for conn in conns:
                 try:
                     await asyncio.wait_for(conn.wait_closed(), 5.0)
                 except (asyncio.TimeoutError, OSError, self._asyncssh.Error):
@@ -313,6 +373,7 @@ class RemoteServerProcess:
         self.env = env
         self.unset = unset
         self._process: Any = None
+        self._reader: asyncio.Task[None] | None = None
         self._replies: queue.Queue[dict[str, Any]] = queue.Queue()
         self._exited: dict[str, Any] | None = None
         self._stopped = False
@@ -323,7 +384,8 @@ class RemoteServerProcess:
 
     async def _open(self) -> None:
         self._process = await self.topology.ssh.open(self.host.spec, ["serve"])
-        asyncio.get_running_loop().create_task(self._read())
+        # Kept: the loop holds only a weak reference to a task.
+        self._reader = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self) -> None:
         reason = "the SSH session ended"
@@ -466,27 +528,36 @@ class Topology:
         return topology
 
     def _probe_all(self, port_for: str | None) -> None:
-        async def one(host: Host) -> str | None:
+        asyncssh = self.ssh._asyncssh
+
+        async def probe(host: Host) -> str | None:
             args = ["probe", port_for] if port_for and host.role == "server" else ["probe"]
-            try:
-                found = await self.ssh.agent(host.spec, args)
-            except (OSError, asyncio.TimeoutError, RemoteError,
-                    self.ssh._asyncssh.Error) as exc:
-                text = str(exc).strip() or type(exc).__name__
-                return f"cannot reach {host.url}: {text}"
+            found = await self.ssh.agent(host.spec, args)
             problem = self._judge(host, found)
             if problem is None:
                 try:
-                    host.clock_offset_ms = await self.ssh.clock_offset(host.spec)
-                except (OSError, ValueError, asyncio.TimeoutError,
-                        self.ssh._asyncssh.Error):
+                    host.clock_offset_ms = await asyncio.wait_for(
+                        self.ssh.clock_offset(host.spec), CLOCK_TIMEOUT_S)
+                except (OSError, ValueError, asyncio.TimeoutError, asyncssh.Error):
                     host.clock_offset_ms = None  # recorded as unknown
             return problem
+
+        async def one(host: Host) -> str | None:
+            try:
+                return await asyncio.wait_for(probe(host), PROBE_TIMEOUT_S)
+            except (OSError, ValueError, asyncio.TimeoutError, RemoteError,
+                    asyncssh.Error) as exc:
+                return unreachable(host.url, exc, asyncssh)
 
         async def every() -> list[str | None]:
             return list(await asyncio.gather(*(one(h) for h in self.hosts)))
 
-        problems = [p for p in self.ssh.call(every(), COMMAND_TIMEOUT_S + 15) if p]
+        try:
+            found = self.ssh.call(every(), PROBE_TIMEOUT_S + 15)
+        except TimeoutError:
+            raise HostNotReady(f"the hosts did not all answer within "
+                               f"{PROBE_TIMEOUT_S + 15:g} s") from None
+        problems = [p for p in found if p]
         if problems:
             raise HostNotReady(problems[0])
 
@@ -498,6 +569,12 @@ class Topology:
         if "python_too_old" in found:
             return (f"{host.url}: {python} is Python {found['python_too_old']}; asgibench "
                     "needs 3.10+: install it there and name it with --remote-python PATH")
+        missing = "No module named 'asgibench'"
+        if "no_asgibench" in found and not str(found["no_asgibench"]).startswith(missing):
+            # asgibench is there but does not import (a dependency missing, say).
+            return (f"{host.url}: asgibench does not import with {python} (Python "
+                    f"{found.get('python')}): {found['no_asgibench']}; reinstall it there "
+                    f"(pip install 'asgibench[all]=={__version__}')")
         if "no_asgibench" in found:
             return (f"{host.url}: {python} (Python {found.get('python')}) has no asgibench: "
                     f"pip install 'asgibench[all]=={__version__}' there with that Python, "
@@ -663,14 +740,18 @@ class Topology:
             try:
                 return await self.ssh.agent(host.spec, ["rtt", self.server.spec.host,
                                                         str(self.server.spec.port)])
-            except (OSError, asyncio.TimeoutError, RemoteError,
+            except (OSError, ValueError, asyncio.TimeoutError, RemoteError,
                     self.ssh._asyncssh.Error) as exc:
-                return {"error": str(exc) or type(exc).__name__}
+                return {"error": unreachable(host.url, exc, self.ssh._asyncssh)}
 
         async def every() -> list[dict[str, Any]]:
             return list(await asyncio.gather(*(one(h) for h in self.drivers)))
 
-        found = self.ssh.call(every(), COMMAND_TIMEOUT_S + 15)
+        try:
+            found = self.ssh.call(every(), COMMAND_TIMEOUT_S + 15)
+        except TimeoutError:
+            raise HostNotReady(f"the driver hosts did not answer within "
+                               f"{COMMAND_TIMEOUT_S + 15:g} s") from None
         return {host.url: answer for host, answer in zip(self.drivers, found, strict=True)}
 
 

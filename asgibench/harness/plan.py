@@ -370,9 +370,12 @@ def parse_topology(options: dict[str, Any], target: Remote | None
     server_spec = hosts.parse_host(server, "--server-host")
     driver_specs = hosts.parse_hosts(driver, "--driver-host")
     db_spec = hosts.parse_host(db_host, "--db-host") if db_host else None
+    hosts.asyncssh_module()  # installed, or one line saying how
     key = options.get("ssh_key")
-    if key and not os.path.isfile(key):
-        raise BenchError(f"--ssh-key {key!r} is not a file")
+    if key:
+        if not os.path.isfile(key):
+            raise BenchError(f"--ssh-key {key!r} is not a file")
+        hosts.check_key(key)
     return server_spec, driver_specs, db_spec
 
 
@@ -549,10 +552,21 @@ def build(options: dict[str, Any], command: list[str] | None = None,
     pins = pinning.plan(options["cpus"]) if host_specs is None else None
     if pins is not None and pins.note:
         notes.append(pins.note)
-    if host_specs is not None and any(t.database for t in tests) and not options.get("db"):
-        raise BenchError("the database test types across hosts need --db postgresql://... "
-                         "(the database on the --db-host, prepared with bench db init); "
-                         "a SQLite file here is not on the server host")
+    host_db: tuple[str | None, str | None] = (None, None)
+    if host_specs is not None:
+        # Every mistake in the flags is found before any host is contacted; only what
+        # depends on the hosts (their drivers, servers, CPUs) waits for their probes.
+        driver_name = driver_name.strip().lower()
+        if driver_name != "auto" and driver_name not in drivers.DRIVERS:
+            raise drivers.DRIVERS.unknown(driver_name)
+        pinning.check_spec(options["cpus"])
+        if any(t.database for t in tests) and not options.get("db"):
+            raise BenchError("the database test types across hosts need --db "
+                             "postgresql://... (the database on the --db-host, prepared "
+                             "with bench db init); a SQLite file here is not on the server "
+                             "host")
+        # No scratch SQLite file across hosts (refused just above): nothing to clean up.
+        host_db = database(options, tests, False, given is None or "db" in given)
 
     profile = options.get("profile") or "quick"
     base = PROFILES[profile]
@@ -656,8 +670,8 @@ def build(options: dict[str, Any], command: list[str] | None = None,
         # Last of the checks, as it seeds the default database: nothing is done for a run
         # a mistaken flag stops.
         flag_given = given is None or "db" in given
-        settings.db, settings.db_scratch = database(options, tests, target is not None,
-                                                    flag_given)
+        settings.db, settings.db_scratch = host_db if host_specs is not None else \
+            database(options, tests, target is not None, flag_given)
     except BaseException:
         if topology is not None:
             topology.close()

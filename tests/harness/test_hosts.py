@@ -300,6 +300,29 @@ def test_host_lacking_asgibench_is_one_line_before_anything(ssh_hosts: Hosts,
     done = _bench(ssh_hosts, *flags, *SHORT)
     assert done.returncode == 1
     assert "has no Python at" in done.stderr and "--remote-python" in done.stderr
+    # asgibench there, but it does not import: the reason, not "no asgibench".
+    broken = tmp_path / "broken" / "asgibench"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("import a_dependency_that_is_not_there\n")
+    shadowed = tmp_path / "python-with-a-broken-asgibench"
+    shadowed.write_text(f"#!/bin/sh\nPYTHONPATH={broken.parent} exec {sys.executable} "
+                        "\"$@\"\n")
+    shadowed.chmod(0o755)
+    flags[flags.index("--remote-python") + 1] = str(shadowed)
+    done = _bench(ssh_hosts, *flags, *SHORT)
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert "asgibench does not import" in line and "a_dependency_that_is_not_there" in line
+
+
+def test_untrusted_host_key_says_what_to_do(ssh_hosts: Hosts, tmp_path: Path) -> None:
+    env = {**ssh_hosts.env, "HOME": str(tmp_path)}  # no known_hosts: no host key trusted
+    done = subprocess.run([sys.executable, "-m", "asgibench", "hosts", "check",
+                           *ssh_hosts.flags("127.0.0.2", "127.0.0.3")], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert "cannot reach" in line and "known_hosts" in line
 
 
 def test_hosts_check(ssh_hosts: Hosts) -> None:
@@ -314,6 +337,9 @@ def test_hosts_check(ssh_hosts: Hosts) -> None:
     assert "round trip " + ssh_hosts.url("127.0.0.3") + " -> server host" in done.stdout
 
 
+UNREACHABLE = ["--server-host", "ssh://127.0.0.2:1", "--driver-host", "ssh://127.0.0.3:1"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--server-host", "http://127.0.0.2", "--driver-host", "ssh://127.0.0.3"],
      "--server-host 'http://127.0.0.2' is not ssh://"),
@@ -321,6 +347,14 @@ def test_hosts_check(ssh_hosts: Hosts) -> None:
     (["--ssh-key", "/nonexistent"], "--ssh-key is for runs across hosts"),
     (["--server-host", "ssh://127.0.0.2", "--driver-host", "ssh://127.0.0.3",
       "--url", "http://127.0.0.1:9"], "cannot be combined"),
+    (["--server-host", "ssh://127.0.0.2:0", "--driver-host", "ssh://127.0.0.3"],
+     "the port must be a number from 1 to 65535"),
+    # Found before any host is contacted (nothing listens on port 1: contacting it would
+    # be "cannot reach", exit 1).
+    ([*UNREACHABLE, "--driver", "nosuch"], "unknown driver 'nosuch'"),
+    ([*UNREACHABLE, "--cpus", "garbage"], "bad --cpus 'garbage'"),
+    ([*UNREACHABLE, "--cpus", "0:x"], "bad CPU list 'x'"),
+    ([*UNREACHABLE, "--db", "postgresql://x@/"], "--db is for the database test types"),
 ])
 def test_bad_host_flags_are_usage_errors(args: list[str], message: str,
                                         tmp_path: Path) -> None:
@@ -329,6 +363,35 @@ def test_bad_host_flags_are_usage_errors(args: list[str], message: str,
     [line] = result.stderr.strip().splitlines()
     assert message in line
     assert not (tmp_path / "x.json").exists()
+
+
+def test_ssh_key_asyncssh_cannot_load_is_one_line(tmp_path: Path) -> None:
+    asyncssh = pytest.importorskip("asyncssh")
+    locked = tmp_path / "locked"
+    # PKCS#8: OpenSSH's own encrypted format needs bcrypt to write.
+    locked.write_bytes(asyncssh.generate_private_key("ssh-ed25519")
+                       .export_private_key("pkcs8-pem", passphrase="secret"))
+    not_a_key = tmp_path / "not-a-key"
+    not_a_key.write_text("hello\n")
+    for command in (["run", "--out", str(tmp_path / "x.json")], ["hosts", "check"]):
+        for key, message in ((locked, "load it into ssh-agent"),
+                             (not_a_key, "is not a private key")):
+            result = CliRunner().invoke(main, [*command, *UNREACHABLE, "--ssh-key",
+                                               str(key)])
+            assert result.exit_code == 2, result.output
+            [line] = result.stderr.strip().splitlines()
+            assert message in line
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_without_asyncssh_says_what_to_install(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "asyncssh", None)  # import asyncssh: ImportError
+    for command in (["run", "--out", str(tmp_path / "x.json")], ["hosts", "check"]):
+        result = CliRunner().invoke(main, [*command, *UNREACHABLE])
+        assert result.exit_code == 2, result.output
+        [line] = result.stderr.strip().splitlines()
+        assert "pip install 'asgibench[ssh]'" in line
 
 
 def test_merge_without_histograms_is_marked_approximate() -> None:
