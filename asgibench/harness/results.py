@@ -498,6 +498,16 @@ class Run:
         return [HostRecord.from_dict(h) for h in self.environment.get("hosts") or []]
 
     @property
+    def server_environment(self) -> dict[str, Any]:
+        """The environment of the machine the servers ran on: the server host's in a run
+        across hosts (the top-level one is the controller's), else the run's own. What
+        reports call the machine, and what runs must share to be compared or pooled."""
+        for host in self.hosts:
+            if host.role == "server" and host.environment:
+                return host.environment
+        return self.environment
+
+    @property
     def tests(self) -> list[str]:
         """The test types of the settings, then any other an entry names."""
         out = list(self.settings.tests)

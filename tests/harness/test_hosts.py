@@ -411,3 +411,40 @@ def test_merge_without_histograms_is_marked_approximate() -> None:
     assert merged.latency_ms["max"] == 10.0
     assert merged.latency_ms["stdev"] == pytest.approx(3 ** 0.5)  # pooled, exact
     assert merged.extra["latency_merge"] == "approximate"
+
+
+def test_reports_describe_the_server_host_not_the_controller() -> None:
+    """Across hosts the top-level environment is the controller's: the machine a report
+    names, and what two runs must share to be pooled, are the server host's."""
+    import copy
+    import io
+
+    from rich.console import Console
+
+    from asgibench.reports import merge, model, terminal
+
+    from .test_results import sample
+
+    def across(cpu_model: str) -> results.Run:
+        document = sample()
+        server_env = copy.deepcopy(document["environment"])
+        server_env["cpu"]["model"] = cpu_model
+        document["environment"]["hosts"] = [
+            {"role": "server", "url": "ssh://bench@10.0.0.5:22", "hostname": "server1",
+             "environment": server_env},
+            {"role": "driver", "url": "ssh://bench@10.0.0.6:22", "hostname": "client1",
+             "environment": document["environment"], "gone": "connection lost [x]"}]
+        return results.Run.from_dict(document)
+
+    a, b = across("Server CPU A"), across("Server CPU B")
+    assert a.environment["cpu"]["model"] == b.environment["cpu"]["model"]  # controller
+    assert "Server CPU A" in model.machine_line(a)
+    assert "CPU" in merge.differences(a, b)
+    assert dict(model.run_info(a).facts)["hosts"].startswith(
+        "server ssh://bench@10.0.0.5:22 (server1), driver ssh://bench@10.0.0.6:22")
+    out = io.StringIO()
+    terminal.render(a, Console(file=out, width=200))
+    shown = out.getvalue()
+    assert "server host ssh://bench@10.0.0.5:22 (server1)" in shown
+    assert "driver host ssh://bench@10.0.0.6:22 (client1) went away: connection lost [x]" \
+        in shown
