@@ -20,8 +20,11 @@ def hosts_command() -> None:
 @hosts_command.command("check", help="""Check the hosts of a run across machines without
 running load: each host is reached over SSH, its Python and asgibench (and the drivers and
 servers it has) are read, its clock is compared with this machine's, and each driver host's
-round-trip time to the server host is measured (a TCP handshake to its SSH port). Exit
-status 1 when a host cannot be reached or lacks Python 3.10+ or asgibench.
+round-trip time to the server host is measured (a TCP handshake to its SSH port, at the
+address servers would bind: its name resolved here). Exit status 1 when a host cannot be
+reached or lacks Python 3.10+ or asgibench, or a driver host cannot connect to that
+address. Which servers and drivers each host has is listed, not judged: bench run refuses
+a host that lacks a selected one, before anything starts.
 
 \b
   bench hosts check --server-host ssh://bench@10.0.0.5 --driver-host ssh://bench@10.0.0.6
@@ -33,11 +36,12 @@ def check_command(**options: Any) -> None:
     specs = plan.parse_topology(options, None)
     if specs is None:
         raise BenchError("give --server-host and --driver-host (ssh://[USER@]HOST[:PORT])")
+    address, note = hosts.bind_address(specs[0])
     topology = hosts.Topology.connect(*specs, key=options.get("ssh_key"),
                                       python=options.get("remote_python") or
                                       hosts.DEFAULT_PYTHON)
     try:
-        trips = topology.round_trips()
+        trips = topology.round_trips(address)
     finally:
         topology.close()
     console = table_console()
@@ -52,6 +56,10 @@ def check_command(**options: Any) -> None:
                       f"{probe.get('python')}, asgibench {probe.get('asgibench')}, "
                       f"{len(host.usable)} CPUs, clock offset {offset}; drivers: {drivers}; "
                       f"servers: {servers}", soft_wrap=True)
+    console.print(f"servers would bind on {address} (bench run --host names another)",
+                  soft_wrap=True)
+    if note:
+        topology.notes.append(note)
     failed = False
     for url, answer in trips.items():
         if "rtt_ms" in answer:

@@ -1,5 +1,7 @@
 """What ``bench run --server-host/--driver-host`` runs on a host, over SSH:
-``python -m asgibench.harness.agent probe|serve|drive|rtt``.
+``probe|serve|drive|rtt``, through :data:`asgibench.harness.hosts._BOOTSTRAP` (run with
+``PYTHON -c``: it checks the Python and that asgibench imports, then calls :func:`main`;
+``python -m asgibench.harness.agent`` runs the same by hand).
 
 The controller (:mod:`asgibench.harness.hosts`) runs each as an SSH command and talks
 JSON lines over its standard input and output; SSH carries everything (authentication,

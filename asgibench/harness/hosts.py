@@ -4,7 +4,8 @@ on a third (``bench run --server-host/--driver-host/--db-host``, ``bench hosts c
 The controller (this machine) opens one SSH connection per host with asyncssh, keys from
 the user's SSH agent and ``~/.ssh`` or ``--ssh-key``, host keys checked against
 ``~/.ssh/known_hosts``. Everything on a host is done by asgibench itself, run there as
-``REMOTE_PYTHON -m asgibench.harness.agent ...`` (:mod:`asgibench.harness.agent`): a
+``REMOTE_PYTHON -c BOOTSTRAP ...`` (:mod:`asgibench.harness.agent` behind a check of the
+Python and of asgibench's import): a
 server started, checked and stopped like a local one, a measurement by a registered
 driver, the host's environment. SSH is the only transport.
 
@@ -20,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import ipaddress
 import json
 import math
 import queue
 import shlex
+import socket
 import threading
 import time
 import urllib.parse
@@ -175,6 +178,31 @@ def parse_host(text: str, flag: str) -> HostSpec:
         raise BenchError(f"{flag} {text!r}: the port must be a number from 1 to 65535")
     port = port or 22
     return HostSpec(parts.hostname, port, parts.username or None)
+
+
+def bind_address(spec: HostSpec) -> tuple[str, str | None]:
+    """(the address servers bind on the server host, a note or None): the SSH URL's
+    host resolved here, on the controller, to an IP address. Bound as a name, it would be
+    resolved on the server host, where a machine's own name often means a loopback
+    address (Debian maps it to 127.0.1.1), which the driver hosts cannot reach.
+    HostNotReady when the name does not resolve."""
+    try:
+        ipaddress.ip_address(spec.host)
+        return spec.host, None
+    except ValueError:
+        pass
+    try:
+        found = socket.getaddrinfo(spec.host, spec.port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise HostNotReady(f"cannot resolve the server host {spec.host!r}: "
+                           f"{exc.strerror or exc}") from None
+    address = str(found[0][4][0])
+    note = None
+    if ipaddress.ip_address(address).is_loopback:
+        note = (f"the server host {spec.host!r} resolves to the loopback address {address} "
+                "here: driver hosts on other machines cannot reach servers there; give "
+                "--host with the server host's network address")
+    return address, note
 
 
 def parse_hosts(text: str, flag: str) -> list[HostSpec]:
@@ -733,12 +761,16 @@ class Topology:
 
     # -- bench hosts check --------------------------------------------------------------------
 
-    def round_trips(self) -> dict[str, dict[str, Any]]:
-        """Each driver host's round-trip time to the server host (a TCP handshake to its
-        SSH port: no server needs to run, no load is sent)."""
+    def round_trips(self, address: str | None = None) -> dict[str, dict[str, Any]]:
+        """Each driver host's round-trip time to the server host at ``address`` (where
+        the servers would bind; default: its SSH URL's host), a TCP handshake to its SSH
+        port: no server needs to run, no load is sent. A driver host that cannot connect
+        there could not reach the servers either."""
+        target = address or self.server.spec.host
+
         async def one(host: Host) -> dict[str, Any]:
             try:
-                return await self.ssh.agent(host.spec, ["rtt", self.server.spec.host,
+                return await self.ssh.agent(host.spec, ["rtt", target,
                                                         str(self.server.spec.port)])
             except (OSError, ValueError, asyncio.TimeoutError, RemoteError,
                     self.ssh._asyncssh.Error) as exc:

@@ -603,10 +603,15 @@ def build(options: dict[str, Any], command: list[str] | None = None,
         else:
             port = pick_port(host)
     else:
-        # Servers bind on the server host, at its SSH address unless --host names
-        # another (a private network's, say): the drivers and this machine connect there.
-        host = options["host"] if given is not None and "host" in given else \
-            host_specs[0].host
+        # Servers bind on the server host, at its SSH address as this machine resolves
+        # it, unless --host names another (a private network's, say): the drivers and
+        # this machine connect there.
+        if given is not None and "host" in given:
+            host = options["host"]
+        else:
+            host, note = hosts.bind_address(host_specs[0])
+            if note:
+                notes.append(note)
         results.check_writable(options.get("out") or "results")
         topology = hosts.Topology.connect(*host_specs, key=options.get("ssh_key"),
                                           python=options.get("remote_python") or

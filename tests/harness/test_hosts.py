@@ -334,6 +334,7 @@ def test_hosts_check(ssh_hosts: Hosts) -> None:
     for address in ADDRESSES:
         assert ssh_hosts.url(address) in done.stdout
     assert done.stdout.count("clock offset") == 3
+    assert "servers would bind on 127.0.0.2" in done.stdout
     assert "round trip " + ssh_hosts.url("127.0.0.3") + " -> server host" in done.stdout
 
 
@@ -448,3 +449,12 @@ def test_reports_describe_the_server_host_not_the_controller() -> None:
     assert "server host ssh://bench@10.0.0.5:22 (server1)" in shown
     assert "driver host ssh://bench@10.0.0.6:22 (client1) went away: connection lost [x]" \
         in shown
+
+
+def test_servers_bind_on_the_address_the_controller_resolves() -> None:
+    """A name is resolved here: bound as a name it would be resolved on the server host,
+    where a machine's own name is often a loopback address (Debian's 127.0.1.1)."""
+    assert hosts.bind_address(hosts.HostSpec("127.0.0.2")) == ("127.0.0.2", None)
+    address, note = hosts.bind_address(hosts.HostSpec("localhost"))
+    assert address in ("127.0.0.1", "::1")
+    assert note and "loopback" in note and "--host" in note
