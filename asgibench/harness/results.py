@@ -114,26 +114,53 @@ class Measurement:
 
 
 @dataclass
+class DriverShare:
+    """One driver host's share of a measurement across hosts (``drivers`` of a repeat)."""
+
+    host: str  # ssh://USER@HOST:PORT
+    requests: int
+    requests_per_s: float
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> DriverShare:
+        return cls(str(raw["host"]), int(raw["requests"]), float(raw["requests_per_s"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "requests": self.requests,
+                "requests_per_s": self.requests_per_s}
+
+
+@dataclass
 class Repeat(Measurement):
     """One level measured once, in round ``round`` of an interleaved run."""
 
     round: int = 1
     client_bound: bool = False
+    #: Across hosts: each driver host's share (empty on one machine), and with 2+ hosts
+    #: whether their latencies were merged ``exact``ly (histograms) or ``approximate``ly.
+    drivers: list[DriverShare] = field(default_factory=list)
+    latency_merge: str | None = None
 
     @classmethod
     def _all_keys(cls) -> tuple[str, ...]:
-        return (*cls._KEYS, "round", "client_bound")
+        return (*cls._KEYS, "round", "client_bound", "drivers", "latency_merge")
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Repeat:
         return cls(**cls._known(raw), round=int(raw.get("round") or 1),
                    client_bound=bool(raw.get("client_bound")),
-                   extra=_split(raw, cls._all_keys()))
+                   extra=_split(raw, cls._all_keys()),
+                   drivers=[DriverShare.from_dict(d) for d in raw.get("drivers") or []],
+                   latency_merge=raw.get("latency_merge"))
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["round"] = self.round
         out["client_bound"] = self.client_bound
+        if self.drivers:
+            out["drivers"] = [d.to_dict() for d in self.drivers]
+        if self.latency_merge is not None:
+            out["latency_merge"] = self.latency_merge
         return out
 
 

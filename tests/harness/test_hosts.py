@@ -214,7 +214,7 @@ def test_server_on_one_host_driver_on_another(ssh_hosts: Hosts, tmp_path: Path) 
     assert server_host["environment"]["cpu"]["usable_cpus"]
     [repeat] = entry.levels[0].repeats
     assert repeat.requests > 0
-    assert [d["host"] for d in repeat.extra["drivers"]] == [ssh_hosts.url("127.0.0.3")]
+    assert [d.host for d in repeat.drivers] == [ssh_hosts.url("127.0.0.3")]
     assert run.settings.host == "127.0.0.2"  # the server bound on the server host
 
 
@@ -228,13 +228,14 @@ def test_second_driver_host_adds_its_load(ssh_hosts: Hosts, tmp_path: Path) -> N
     [entry] = run.entries
     assert entry.status == "ok", entry.reason
     [repeat] = entry.levels[0].repeats
-    shares = repeat.extra["drivers"]
-    assert [d["host"] for d in shares] == [ssh_hosts.url("127.0.0.3"),
-                                           ssh_hosts.url("127.0.0.4")]
-    assert all(d["requests"] > 0 for d in shares)
-    assert repeat.requests == sum(d["requests"] for d in shares)
+    shares = repeat.drivers
+    assert [d.host for d in shares] == [ssh_hosts.url("127.0.0.3"),
+                                        ssh_hosts.url("127.0.0.4")]
+    assert all(d.requests > 0 for d in shares)
+    assert repeat.requests == sum(d.requests for d in shares)
     # The Python driver records histograms: merged exactly.
-    assert repeat.extra["latency_merge"] == "exact"
+    assert repeat.latency_merge == "exact"
+    assert "drivers" not in repeat.extra  # typed, not free-form
     assert run.settings.driver["hosts"] == [ssh_hosts.url("127.0.0.3"),
                                             ssh_hosts.url("127.0.0.4")]
 
@@ -458,3 +459,23 @@ def test_servers_bind_on_the_address_the_controller_resolves() -> None:
     address, note = hosts.bind_address(hosts.HostSpec("localhost"))
     assert address in ("127.0.0.1", "::1")
     assert note and "loopback" in note and "--host" in note
+
+
+def test_one_connection_per_host_whatever_its_roles(ssh_hosts: Hosts,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server host also a driver host: probed twice at once, connected once (the
+    second connection used to be opened and never closed)."""
+    import psutil
+
+    for name, value in ssh_hosts.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    spec = hosts.parse_host(ssh_hosts.url("127.0.0.3"), "--server-host")
+    sshd = psutil.Process(ssh_hosts.procs["127.0.0.3"].pid)
+    before = len(sshd.children())
+    topology = hosts.Topology.connect(spec, [spec], None, key=str(ssh_hosts.key),
+                                      python=sys.executable)
+    try:
+        assert len(sshd.children()) - before == 1
+    finally:
+        topology.close()
