@@ -66,3 +66,13 @@ def test_runs_readmes_test_command_as_written_in_bash() -> None:
     # bash everywhere: the command's '.[all]' quoting is POSIX shell's, not PowerShell's.
     assert job()["defaults"]["run"]["shell"] == "bash"
     assert not any("shell" in step for step in job()["steps"])
+
+
+def test_only_ci_run_requires_the_sshd_tests() -> None:
+    """The SSH hosts tests fail instead of skipping only where openssh-server is installed
+    (.ci/run); test.yml installs none, so there they must skip (on any OS)."""
+    text = WORKFLOW.read_text(encoding="utf-8")
+    assert "ASGIBENCH_TEST_SSHD" not in text
+    ci_run = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "export ASGIBENCH_TEST_SSHD=1" in ci_run
+    assert ci_run.index("openssh-server") < ci_run.index("export ASGIBENCH_TEST_SSHD=1")

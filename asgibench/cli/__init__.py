@@ -6,6 +6,7 @@ it). Each subcommand is a thin layer over a documented API:
 * :mod:`asgibench.cli.resources` -- ``cost``, ``memory``;
 * :mod:`asgibench.cli.reports` -- ``report``, ``chart``, ``compare``, ``merge``;
 * :mod:`asgibench.cli.db` -- ``db init``, ``db check`` (:mod:`asgibench.harness.db`);
+* :mod:`asgibench.cli.hosts` -- ``hosts check`` (:mod:`asgibench.harness.hosts`);
 * :mod:`asgibench.cli.options`, :mod:`asgibench.cli.output` -- options several commands
   share, and the consoles they print to.
 """
@@ -35,6 +36,7 @@ LAZY_COMMANDS = {
     "compare": "asgibench.cli.reports:compare_command",
     "merge": "asgibench.cli.reports:merge_command",
     "db": "asgibench.cli.db:db_command",
+    "hosts": "asgibench.cli.hosts:hosts_command",
 }
 
 

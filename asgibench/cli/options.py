@@ -153,3 +153,24 @@ def out_option(*, default: str | None, metavar: str, help: str) -> Callable[[F],
     return click.option("--out", default=default, show_default=default is not None,
                         metavar=metavar, help=help)
 
+
+
+def hosts_options(*, required: bool = False) -> Callable[[F], F]:
+    """``--server-host``, ``--driver-host``, ``--db-host``, ``--ssh-key`` and
+    ``--remote-python``: the hosts of a run across machines (docs/hosts.md), read by
+    :func:`asgibench.harness.plan.parse_topology`."""
+    need = " (needed)" if required else ""
+    return _apply([
+        click.option("--server-host", default=None, metavar="ssh://[USER@]HOST[:PORT]",
+                     help="Start the servers on this host over SSH" + need + "; with "
+                          "--driver-host. See docs/hosts.md."),
+        click.option("--driver-host", default=None, metavar="ssh://...[,ssh://...]",
+                     help="Run the load driver on these hosts over SSH" + need + ", all at "
+                          "once, their load added up."),
+        click.option("--db-host", default=None, metavar="ssh://[USER@]HOST[:PORT]",
+                     help="The host of the --db database, checked and recorded."),
+        click.option("--ssh-key", default=None, metavar="PATH",
+                     help="Private key for the hosts [default: the SSH agent and ~/.ssh]."),
+        click.option("--remote-python", default=None, metavar="PATH",
+                     help="The Python that has asgibench on the hosts [default: python3]."),
+    ])

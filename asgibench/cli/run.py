@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,6 +15,7 @@ from asgibench.cli.options import (
     app_options,
     drivers_help,
     host_option,
+    hosts_options,
     loops_help,
     option,
     out_option,
@@ -24,6 +26,7 @@ from asgibench.cli.options import (
     tests_help,
 )
 from asgibench.cli.output import stderr_console, table_console
+from asgibench.errors import BenchError
 from asgibench.harness import plan, results
 from asgibench.harness.db import mask
 from asgibench.reports import terminal
@@ -39,6 +42,7 @@ plaintext and json, the quick profile (about a minute and a half). Examples:
   bench run --full --server all            # TechEmpower's levels, 15 s, 3 repeats
   bench run --loop uvloop --proto httptools --server asgibench,uvicorn --workers 1,2
   bench run --url http://10.0.0.5:8080 --label myserver   # a server already running
+  bench run --server-host ssh://bench@10.0.0.5 --driver-host ssh://bench@10.0.0.6
   bench run --test websocket-echo --server asgibench,uvicorn,granian --ws wsproto
   bench run --show results/asgibench-....json
 
@@ -135,6 +139,7 @@ it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
                    "docs/your-app.md.")
 @click.option("--label", default=None, metavar="NAME",
               help="The name the --url server is ranked under [default: HOST:PORT].")
+@hosts_options()
 @host_option("Address servers bind.")
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=0, show_default=True,
               help="Port servers bind; 0 = a free one below the ephemeral range. A busy "
@@ -155,10 +160,13 @@ def run_command(**options: Any) -> None:
     given = [name for name in options if ctx.get_parameter_source(name) in
              (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)]
     runner, out = plan.build(options, command=_command_line(), given=given)
+    path = results.output_path(out, runner.created)
+    # Written as the run goes: a run that dies, or a host that goes away, loses nothing
+    # measured before it. The final write below replaces it.
+    runner.checkpoint = _Checkpoint(path)
     run = runner.run()
     terminal.render(run, table_console())
-    written, failure = results.write_or_keep(results.output_path(out, run.created),
-                                             lambda path: results.write(run, path))
+    written, failure = results.write_or_keep(path, lambda path: results.write(run, path))
     if failure:
         stderr_console().print(f"bench run: error: {failure}; the results are kept in "
                                f"{written}", soft_wrap=True)
@@ -166,6 +174,28 @@ def run_command(**options: Any) -> None:
     stderr_console().print(f"results: {written}")
     if run.interrupted:
         sys.exit(130)
+
+
+class _Checkpoint:
+    """Writes the results so far over the file the run ends with (atomically, marked
+    interrupted until the final write). A failed write never stops the run: it is noted
+    once, and the final write says why and keeps the results elsewhere."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.failed = False
+
+    def __call__(self, partial: results.Run) -> None:
+        try:
+            results.write(partial, self.path)
+        except Exception as exc:  # whatever it is, the measurement goes on
+            if not self.failed:
+                self.failed = True
+                reason = str(exc) if isinstance(exc, BenchError) else \
+                    f"{type(exc).__name__}: {exc}"
+                stderr_console().print(f"bench run: note: the results so far could not be "
+                                       f"written ({reason}); the run goes on",
+                                       soft_wrap=True)
 
 
 def _command_line() -> list[str]:

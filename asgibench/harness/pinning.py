@@ -80,6 +80,19 @@ def parse_cpu_list(text: str) -> list[int]:
     return sorted(cpus)
 
 
+def check_spec(spec: str) -> None:
+    """BenchError unless ``--cpus`` is ``auto``, ``none`` or ``SERVER:DRIVER`` CPU lists
+    (its syntax only: which CPUs exist is known where they are)."""
+    key = spec.strip().lower()
+    if key in ("auto", "none"):
+        return
+    if ":" not in key:
+        raise BenchError(f"bad --cpus {spec!r}; use auto, none or SERVER:DRIVER such as 0:1")
+    server_text, driver_text = key.split(":", 1)
+    parse_cpu_list(server_text)
+    parse_cpu_list(driver_text)
+
+
 def plan(spec: str = "auto") -> PinPlan:
     """Build the pinning plan from ``--cpus`` (``auto``, ``none`` or ``SERVER:DRIVER``)."""
     usable = usable_cpus()

@@ -26,6 +26,7 @@ from asgibench import loops, protocols
 from asgibench.errors import BenchError
 from asgibench.harness import (
     drivers,
+    hosts,
     pinning,
     progress,
     results,
@@ -384,6 +385,62 @@ def parse_url(url: str, label: str | None = None) -> Remote:
     return Remote(name, f"http://{shown}:{port}", host, port)
 
 
+def parse_topology(options: dict[str, Any], target: Remote | None
+                   ) -> tuple[hosts.HostSpec, list[hosts.HostSpec], hosts.HostSpec | None] \
+        | None:
+    """``--server-host``, ``--driver-host``, ``--db-host`` -> (server, drivers, database)
+    host specs, or None for a run on this machine; BenchError (exit 2) for a malformed
+    URL or a partial topology. Nothing is contacted here."""
+    server = options.get("server_host")
+    driver = options.get("driver_host")
+    db_host = options.get("db_host")
+    if not (server or driver or db_host):
+        for name, flag in (("ssh_key", "--ssh-key"), ("remote_python", "--remote-python")):
+            if options.get(name):
+                raise BenchError(f"{flag} is for runs across hosts; it needs --server-host "
+                                 "and --driver-host")
+        return None
+    if target is not None:
+        raise BenchError("--url measures a server already running; it cannot be combined "
+                         "with --server-host/--driver-host/--db-host")
+    if not server or not driver:
+        missing = "--driver-host" if server else "--server-host"
+        raise BenchError(f"a run across hosts needs both --server-host and --driver-host; "
+                         f"{missing} is missing")
+    server_spec = hosts.parse_host(server, "--server-host")
+    driver_specs = hosts.parse_hosts(driver, "--driver-host")
+    db_spec = hosts.parse_host(db_host, "--db-host") if db_host else None
+    hosts.asyncssh_module()  # installed, or one line saying how
+    key = options.get("ssh_key")
+    if key:
+        if not os.path.isfile(key):
+            raise BenchError(f"--ssh-key {key!r} is not a file")
+        hosts.check_key(key)
+    return server_spec, driver_specs, db_spec
+
+
+def _on_hosts(topology: hosts.Topology, options: dict[str, Any], driver_name: str,
+              kinds: list[servers.ServerKind], loop_names: list[str],
+              parser_names: list[str]) -> tuple[drivers.Driver, pinning.PinPlan]:
+    """The driver and the pinning of a run across hosts, once every host is checked to
+    have the selected servers, loops, parsers and driver (HostNotReady, one line)."""
+    name = topology.auto_driver() if driver_name == "auto" else driver_name
+    if name not in drivers.DRIVERS:
+        raise drivers.DRIVERS.unknown(name)
+    install = {kind.name: kind.install_hint for kind in kinds}
+    for backend in loops.LOOPS.plugins():
+        install[backend.name] = getattr(backend, "install_hint", "")
+    for parser in protocols.PARSERS.plugins():
+        install[parser.name] = getattr(parser, "install_hint", "")
+    install["wrk"] = drivers.DRIVERS.plugin("wrk").install_hint or "apt-get install wrk"
+    topology.require([k.name for k in kinds], loop_names, parser_names, name, install)
+    topology.pin(options["cpus"])
+    server, driver = topology.server.cpus, topology.drivers[0].cpus
+    pins = pinning.PinPlan(server, driver, "sched_setaffinity" if server else "none",
+                           usable=pinning.usable_cpus())
+    return hosts.HostsDriver(name, topology), pins
+
+
 def _target(options: dict[str, Any], given: Collection[str] | None) -> Remote | None:
     """The ``--url`` server, or None; BenchError when ``--url`` comes with an option that
     starts or places a server (``given``: the options the user set; None: those that hold
@@ -523,20 +580,40 @@ def build(options: dict[str, Any], command: list[str] | None = None,
         parser_names = resolve_parsers(options["proto_spec"])
     else:
         kinds, loop_names, parser_names, notes = [], [UNKNOWN], [UNKNOWN], []
-    driver = drivers.get_driver(websocket_driver(options["driver_name"], tests))
+    host_specs = parse_topology(options, target)
+    driver_name = websocket_driver(options["driver_name"], tests)
+    driver = drivers.get_driver(driver_name) if host_specs is None else None
     ws_impls = resolve_ws(options.get("ws_spec") or "all") \
         if any(t.websocket is not None for t in tests) else []
     uncapped = [t.name for t in tests if t.websocket is not None]
     if uncapped and not options.get("no_ceiling"):
         notes.append(f"no driver ceiling for {', '.join(uncapped)}: the canned-response "
                      "server speaks no WebSocket, so these are never flagged client-bound")
-    pins = pinning.plan(options["cpus"])
-    if pins.note:
+    pins = pinning.plan(options["cpus"]) if host_specs is None else None
+    if pins is not None and pins.note:
         notes.append(pins.note)
+    workers_spec = "1" if options.get("workers_spec") is None else options["workers_spec"]
+    # Across hosts, `auto` needs the server host's CPUs (known after its probe): checked
+    # here against this machine's only to find a mistyped value before any host is asked.
     worker_counts, worker_notes = resolve_workers(
-        "1" if options.get("workers_spec") is None else options["workers_spec"], pins)
-    if target is None:
+        workers_spec, pins if pins is not None else pinning.plan("none"))
+    if target is None and host_specs is None:
         notes.extend(worker_notes)
+    host_db: tuple[str | None, str | None] = (None, None)
+    if host_specs is not None:
+        # Every mistake in the flags is found before any host is contacted; only what
+        # depends on the hosts (their drivers, servers, CPUs) waits for their probes.
+        driver_name = driver_name.strip().lower()
+        if driver_name != "auto" and driver_name not in drivers.DRIVERS:
+            raise drivers.DRIVERS.unknown(driver_name)
+        pinning.check_spec(options["cpus"])
+        if any(t.database for t in tests) and not options.get("db"):
+            raise BenchError("the database test types across hosts need --db "
+                             "postgresql://... (the database on the --db-host, prepared "
+                             "with bench db init); a SQLite file here is not on the server "
+                             "host")
+        # No scratch SQLite file across hosts (refused just above): nothing to clean up.
+        host_db = database(options, tests, False, given is None or "db" in given)
 
     profile = options.get("profile") or "quick"
     base = PROFILES[profile]
@@ -556,6 +633,7 @@ def build(options: dict[str, Any], command: list[str] | None = None,
     tests = [cap_query_connections(t, limit, notes) for t in tests]
 
     ceiling_addr: tuple[str, int] | None = None
+    topology: hosts.Topology | None = None
     if target is not None:
         host, port = target.host, target.port
         app = target.url
@@ -564,23 +642,49 @@ def build(options: dict[str, Any], command: list[str] | None = None,
         notes.append(f"--url {target.url}: the server was started outside asgibench, so "
                      "its loop, parser, version, CPU pinning and machine are unknown (the "
                      "environment and pinning recorded are the driver's side)")
-    else:
+    elif host_specs is None:
         host = options["host"]
         port = options["port"]
         if port:
             check_port(host, port)
         else:
             port = pick_port(host)
+    else:
+        # Servers bind on the server host, at its SSH address as this machine resolves
+        # it, unless --host names another (a private network's, say): the drivers and
+        # this machine connect there.
+        if given is not None and "host" in given:
+            host = options["host"]
+        else:
+            host, note = hosts.bind_address(host_specs[0])
+            if note:
+                notes.append(note)
+        results.check_writable(options.get("out") or "results")
+        topology = hosts.Topology.connect(*host_specs, key=options.get("ssh_key"),
+                                          python=options.get("remote_python") or
+                                          hosts.DEFAULT_PYTHON,
+                                          port_for=None if options["port"] else host)
+        try:
+            port = options["port"] or int(topology.server.probe["port"])
+            driver, pins = _on_hosts(topology, options, driver_name, kinds, loop_names,
+                                     parser_names)
+            worker_counts, worker_notes = resolve_workers(workers_spec, pins)
+            notes.extend(worker_notes)
+        except BaseException:
+            topology.close()
+            raise
+        notes.extend(topology.notes)
 
     duration = float(options["duration"] if options.get("duration") is not None
                      else base["duration"])
     busiest = max(max(levels[t.name]) if t.level_kind == "concurrency" else
                   t.query_concurrency for t in tests)
-    if driver.name == "wrk" and busiest > WRK_SLOW_CONNECT and duration < 10:
+    if driver_name == "wrk" and busiest > WRK_SLOW_CONNECT and duration < 10:
         notes.append(f"wrk spends seconds opening {busiest} connections inside its "
                      f"{duration:g} s measurement; use --duration 10 or more at levels above "
                      f"{WRK_SLOW_CONNECT} (the python driver connects before measuring)")
 
+    assert driver is not None and pins is not None
     plan: list[Launch | Unsupported | Remote] = [] if target is None else [target]
     for kind in kinds:
         plan.extend(kind.plan(loop_names, parser_names, host, port, app, ws_impls,
@@ -614,14 +718,20 @@ def build(options: dict[str, Any], command: list[str] | None = None,
         ceiling_addr=ceiling_addr,
         ws=ws_impls,
         workers=worker_counts if target is None else [1],
+        hosts=topology if host_specs is not None else None,
     )
     out = options.get("out") or "results"
-    results.check_writable(out)
-    # Last of the checks, as it seeds the default database: nothing is done for a run a
-    # mistaken flag stops.
-    flag_given = given is None or "db" in given
-    settings.db, settings.db_scratch = database(options, tests, target is not None,
-                                                flag_given)
+    try:
+        results.check_writable(out)
+        # Last of the checks, as it seeds the default database: nothing is done for a run
+        # a mistaken flag stops.
+        flag_given = given is None or "db" in given
+        settings.db, settings.db_scratch = host_db if host_specs is not None else \
+            database(options, tests, target is not None, flag_given)
+    except BaseException:
+        if topology is not None:
+            topology.close()
+        raise
     if target is not None:
         why = target.reachable(PROBE_TIMEOUT_S)
         if why:

@@ -16,6 +16,7 @@ validates before writing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -172,6 +173,23 @@ class Resources:
 
 
 @dataclass
+class DriverShare:
+    """One driver host's share of a measurement across hosts (``drivers`` of a repeat)."""
+
+    host: str  # ssh://USER@HOST:PORT
+    requests: int
+    requests_per_s: float
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> DriverShare:
+        return cls(str(raw["host"]), int(raw["requests"]), float(raw["requests_per_s"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "requests": self.requests,
+                "requests_per_s": self.requests_per_s}
+
+
+@dataclass
 class Repeat(Measurement):
     """One level measured once, in round ``round`` of an interleaved run; ``resources``
     what it cost (None in files written before resources were sampled)."""
@@ -179,10 +197,14 @@ class Repeat(Measurement):
     round: int = 1
     client_bound: bool = False
     resources: Resources | None = None
+    #: Across hosts: each driver host's share (empty on one machine), and with 2+ hosts
+    #: whether their latencies were merged ``exact``ly (histograms) or ``approximate``ly.
+    drivers: list[DriverShare] = field(default_factory=list)
+    latency_merge: str | None = None
 
     @classmethod
     def _all_keys(cls) -> tuple[str, ...]:
-        return (*cls._KEYS, "round", "client_bound", "resources")
+        return (*cls._KEYS, "round", "client_bound", "resources", "drivers", "latency_merge")
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Repeat:
@@ -190,7 +212,9 @@ class Repeat(Measurement):
         return cls(**cls._known(raw), round=int(raw.get("round") or 1),
                    client_bound=bool(raw.get("client_bound")),
                    extra=_split(raw, cls._all_keys()),
-                   resources=None if resources is None else Resources.from_dict(resources))
+                   resources=None if resources is None else Resources.from_dict(resources),
+                   drivers=[DriverShare.from_dict(d) for d in raw.get("drivers") or []],
+                   latency_merge=raw.get("latency_merge"))
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
@@ -198,6 +222,10 @@ class Repeat(Measurement):
         out["client_bound"] = self.client_bound
         if self.resources is not None:  # absent, not null: older files stay byte for byte
             out["resources"] = self.resources.to_dict()
+        if self.drivers:
+            out["drivers"] = [d.to_dict() for d in self.drivers]
+        if self.latency_merge is not None:
+            out["latency_merge"] = self.latency_merge
         return out
 
     @property
@@ -561,6 +589,27 @@ class Settings:
 
 
 @dataclass
+class HostRecord:
+    """One host of a run across hosts (``environment.hosts``): its role, where it was
+    reached, and what was read on it (its ``environment`` has the shape of the run's)."""
+
+    role: str  # "server", "driver" or "database"
+    url: str  # ssh://USER@HOST:PORT
+    environment: dict[str, Any]
+    hostname: str | None = None
+    asgibench_version: str | None = None
+    cpus: list[int] | None = None  # the role's CPUs on that host (None: not pinned)
+    clock_offset_ms: float | None = None  # its clock minus the controller's
+    gone: str | None = None  # why it went away mid-run
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> HostRecord:
+        return cls(raw["role"], raw["url"], dict(raw.get("environment") or {}),
+                   raw.get("hostname"), raw.get("asgibench_version"), raw.get("cpus"),
+                   raw.get("clock_offset_ms"), raw.get("gone"))
+
+
+@dataclass
 class Run:
     """One results file. ``path`` and ``label`` say where it came from (not stored)."""
 
@@ -608,6 +657,21 @@ class Run:
             "composite": [row.stored() for row in ranking.composite(rows)],
             **self.extra,
         }
+
+    @property
+    def hosts(self) -> list[HostRecord]:
+        """The hosts of a run across hosts (empty for a run on one machine)."""
+        return [HostRecord.from_dict(h) for h in self.environment.get("hosts") or []]
+
+    @property
+    def server_environment(self) -> dict[str, Any]:
+        """The environment of the machine the servers ran on: the server host's in a run
+        across hosts (the top-level one is the controller's), else the run's own. What
+        reports call the machine, and what runs must share to be compared or pooled."""
+        for host in self.hosts:
+            if host.role == "server" and host.environment:
+                return host.environment
+        return self.environment
 
     @property
     def tests(self) -> list[str]:
@@ -723,12 +787,14 @@ def write(run: Run | dict[str, Any], path: Path) -> Path:
     written."""
     document = run.to_dict() if isinstance(run, Run) else run
     schema.validate(document)
+    tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # no half-written stray beside the results
         raise BenchError(f"cannot write results file {str(path)!r}: {exc.strerror or exc}") \
             from exc
     return path

@@ -26,12 +26,14 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgibench import __version__
 from asgibench.harness import environment, servers, testtypes, verify, workloads
 from asgibench.harness.app import DELAY_ENV
+from asgibench.harness.db import ENV as DB_ENV
 from asgibench.harness.drivers import Driver, DriverError, LoadResult, LoadSpec
 from asgibench.harness.httpclient import Client, VerifyError
 from asgibench.harness.pinning import PinPlan
@@ -55,6 +57,12 @@ from asgibench.harness.sampling import Sampler
 from asgibench.harness.servers import APP_IMPORT, Launch, Remote, Unsupported
 from asgibench.harness.testtypes import TestType
 
+if TYPE_CHECKING:
+    from asgibench.harness.hosts import RemoteServerProcess, Topology
+
+    #: What the runner measures: a server here, on the server host, or at --url.
+    AnyServer = ServerProcess | "RemoteServer" | RemoteServerProcess
+
 CLIENT_BOUND_FRACTION = 0.8  # within 20% of the driver's ceiling
 PRIMER_CONNECTIONS = 8  # TFB's primer
 #: Before each load phase the server must answer a fresh request within SETTLE_FAST_S
@@ -67,6 +75,10 @@ _STARTUP_ESTIMATE_S = 1.0
 REMOTE_ALIVE_TIMEOUT_S = 5.0
 #: Why a ``--url`` server's CPU and memory are missing from its levels' resources.
 REMOTE_UNKNOWN = "--url: the server runs outside this run, so its CPU and memory are unknown"
+#: Across hosts the server's tree is on the server host, which the controller does not
+#: sample (yet): said, not guessed.
+HOST_UNKNOWN = ("the server runs on the server host, whose CPU and memory this version does "
+                "not sample")
 #: Packages only the servers use (asgibench's parsers, the peers): with ``--url`` the
 #: versions installed here say nothing of the target, so the environment leaves them out.
 SERVER_PACKAGES = ("httptools", "zttp", "uvicorn", "hypercorn", "granian")
@@ -104,6 +116,9 @@ class Settings:
     db_scratch: str | None = None
     #: ``--workers``: the worker counts every server runs with (one launch each).
     workers: list[int] = field(default_factory=lambda: [1])
+    #: ``--server-host``/``--driver-host``: the hosts the servers and drivers run on
+    #: (None: this machine).
+    hosts: Topology | None = None
 
 
 class RemoteServer:
@@ -132,6 +147,7 @@ class Runner:
         progress: NullProgress | None = None,
         selection: dict[str, list[str]] | None = None,
         command: list[str] | None = None,
+        checkpoint: Callable[[Run], object] | None = None,
     ) -> None:
         self.settings = settings
         self.plan = plan
@@ -141,12 +157,18 @@ class Runner:
         self.progress = progress or NullProgress()
         self.selection = selection or {}
         self.command = command or []
+        #: Called with the results so far (marked interrupted) after the ceiling and after
+        #: each server's round, so a run that dies (or a host that goes away) loses
+        #: nothing measured.
+        self.checkpoint = checkpoint
         self.entries: dict[tuple[str, str, str, str], Entry] = {}
         self.ceiling: list[Ceiling] = []
         self._ceiling_rps: dict[tuple[str, int], float] = {}
         self.interrupted = False
         self.created = environment.now_iso()
-        self._server_versions = servers.versions()
+        hosts = settings.hosts
+        self._server_versions = dict(hosts.server.probe.get("server_versions") or {}) \
+            if hosts is not None else servers.versions()
         self._init_entries()
 
     # -- setup ---------------------------------------------------------------------------
@@ -214,6 +236,8 @@ class Runner:
             finally:
                 if self.settings.db_scratch:
                     shutil.rmtree(self.settings.db_scratch, ignore_errors=True)
+                if self.settings.hosts is not None:
+                    self.settings.hosts.close()
 
     def _run(self) -> Run:
         self.progress.start(self.planned_seconds())
@@ -221,6 +245,7 @@ class Runner:
             if self.settings.ceiling and self.launches and \
                     any(t.has_ceiling for t in self.settings.tests):
                 self._measure_ceiling()
+                self._save()
             count = len(self.launches)
             for round_no in range(1, self.settings.repeat + 1):
                 shift = (round_no - 1) % count if count else 0
@@ -229,11 +254,33 @@ class Runner:
                            for t in self.settings.tests):
                         continue
                     self._run_launch(launch, round_no)
+                    self._save()
         except KeyboardInterrupt:
             self.interrupted = True
         finally:
             self.progress.stop()
         return self.results()
+
+    def _save(self) -> None:
+        if self.checkpoint is not None:
+            # Marked interrupted: a file left by a run that dies before its final write
+            # must not read as a finished one (every report says "partial results").
+            self.checkpoint(self.results(partial=True))
+
+    def _process(self, argv: list[str], env: dict[str, str] | None = None
+                 ) -> ServerProcess | RemoteServerProcess:
+        """A server process: here, pinned to the server CPUs, or on the server host
+        (started with its Python; the environment passed is only what asgibench sets)."""
+        hosts = self.settings.hosts
+        if hosts is None:
+            return ServerProcess(argv, self.pins.server, env)
+        if argv and argv[0] == sys.executable:
+            argv = [hosts.ssh.python, *argv[1:]]
+        s = self.settings
+        overrides = server_env(s.app_dir, s.db, base={
+            name: value for name, value in os.environ.items()
+            if name.startswith("ASGIBENCH_") and name != DB_ENV})
+        return hosts.server_process(argv, overrides, [] if s.db else [DB_ENV])
 
     def _database_extra(self) -> dict[str, Any]:
         """The database the database types ran on (its password masked)."""
@@ -281,7 +328,7 @@ class Runner:
         address = s.ceiling_addr or (s.host, s.port)
         argv = [sys.executable, "-m", "asgibench.harness.canned", "--host", address[0],
                 "--port", str(address[1])]
-        server = ServerProcess(argv, self.pins.server)
+        server = self._process(argv)
         try:
             self._start(server, s.tests[0], address)
         except StartFailed as exc:
@@ -313,17 +360,18 @@ class Runner:
             server.stop(s.stop_timeout)
             server.close()
 
-    def _start(self, server: ServerProcess, first_test: TestType,
+    def _start(self, server: ServerProcess | RemoteServerProcess, first_test: TestType,
                address: tuple[str, int] | None = None, workers: int = 1) -> float:
         s = self.settings
         host, port = address or (s.host, s.port)
         server.start_on(host, port)
         try:
             waited = server.wait_ready(host, port, first_test, s.startup_timeout)
-            if workers > 1:
+            if workers > 1 and isinstance(server, ServerProcess):
                 # The first answer may come from the first worker up: wait until all
                 # listen and their start-up CPU work is over, in what is left of the
-                # start-up timeout.
+                # start-up timeout. (On a server host, the agent does not report its
+                # workers yet: there the first answer is taken as ready.)
                 waited += server.wait_workers(port, workers,
                                               max(s.startup_timeout - waited, 0.0))
             return waited
@@ -336,7 +384,7 @@ class Runner:
             self._run_remote(launch, round_no)
             return
         s = self.settings
-        server = ServerProcess(launch.argv, self.pins.server, server_env(s.app_dir, s.db))
+        server = self._process(launch.argv, server_env(s.app_dir, s.db))
         tag = f"round {round_no}/{s.repeat} · {launch.label}"
         self.progress.step(f"{tag} · starting", _STARTUP_ESTIMATE_S)
         try:
@@ -371,7 +419,7 @@ class Runner:
         self._verify_and_measure(target, server, round_no, tag)
 
     def _verify_and_measure(self, launch: Launch | Remote,
-                            server: ServerProcess | RemoteServer, round_no: int,
+                            server: AnyServer, round_no: int,
                             tag: str) -> None:
         s = self.settings
         first_date: tuple[TestType, str | None, float] | None = None
@@ -420,7 +468,7 @@ class Runner:
                 self._fail(launch, "verify", f"verification failed: date_refresh: "
                            f"{check.detail}", None, runnable)
 
-    def _measure_test(self, launch: Launch | Remote, server: ServerProcess | RemoteServer,
+    def _measure_test(self, launch: Launch | Remote, server: AnyServer,
                       test: TestType, round_no: int, tag: str) -> bool:
         """Prime, warm up and measure every level; False if the server died."""
         s = self.settings
@@ -445,8 +493,8 @@ class Runner:
             path = test.path if level.queries is None else test.level_path(level.queries)
             # A measured level is sampled (server tree's CPU and memory over the driver's
             # measured window; the driver reports its own CPU).
-            sampler = Sampler(self._server_pid(server), REMOTE_UNKNOWN) \
-                if index is not None else None
+            sampler = Sampler(self._server_pid(server), HOST_UNKNOWN if s.hosts is not None
+                              else REMOTE_UNKNOWN) if index is not None else None
             try:
                 with sampler or contextlib.nullcontext():
                     result = self.driver.run(self._spec(test, connections, duration,
@@ -470,7 +518,7 @@ class Runner:
         return True
 
     @staticmethod
-    def _server_pid(server: ServerProcess | RemoteServer) -> int | None:
+    def _server_pid(server: AnyServer) -> int | None:
         """The process whose tree is sampled; None for a server not started here."""
         if isinstance(server, ServerProcess) and server.proc is not None:
             return server.proc.pid
@@ -491,7 +539,7 @@ class Runner:
                 f"(pid {', '.join(map(str, sorted(lost)))}) gone or no longer listening "
                 f"after {kind} {level}")
 
-    def _settle(self, test: TestType, server: ServerProcess | RemoteServer) -> float:
+    def _settle(self, test: TestType, server: AnyServer) -> float:
         """Wait until the server answers a fresh request quickly; return seconds waited."""
         s = self.settings
         started = time.monotonic()
@@ -508,10 +556,11 @@ class Runner:
                 break
         return time.monotonic() - started
 
-    def _crashed(self, launch: Launch | Remote, server: ServerProcess | RemoteServer,
+    def _crashed(self, launch: Launch | Remote, server: AnyServer,
                  test: TestType, level: str, round_no: int, kind: str) -> bool:
+        gone = getattr(server, "gone", None)  # a server host that went away
         what = f"{launch.url} stopped accepting connections" if isinstance(launch, Remote) \
-            else f"server exited with status {server.returncode}"
+            else gone or f"server exited with status {server.returncode}"
         reason = f"{what} during {test.name} {kind} {level} (round {round_no})"
         self._fail(launch, "crash", reason, server.output())
         self.progress.note(f"[red]crashed[/] {launch.label}: {reason}")
@@ -528,8 +577,9 @@ class Runner:
 
     # -- output --------------------------------------------------------------------------
 
-    def results(self) -> Run:
-        """Everything measured so far, as a results :class:`Run`."""
+    def results(self, partial: bool = False) -> Run:
+        """Everything measured so far, as a results :class:`Run`; ``partial``: the run is
+        still going (a checkpoint), so it is marked interrupted."""
         s = self.settings
         # The delay is injected into the app of the servers started here; not a --url one.
         delay_raw = "" if s.target else os.environ.get(DELAY_ENV, "").strip()
@@ -539,6 +589,10 @@ class Runner:
             delay = 0.0
         env = environment.environment(self.pins.usable)
         pins = self.pins.to_dict()
+        if s.hosts is not None:
+            # The controller's environment, and each host's as read there.
+            env["hosts"] = s.hosts.records()
+            pins = s.hosts.pinning()
         target: dict[str, Any] = {}
         if s.target:
             env["packages"] = {name: version for name, version in env["packages"].items()
@@ -570,4 +624,4 @@ class Runner:
                                         **self._database_extra()},
         )
         return Run(self.created, __version__, self.command, env, settings, self.ceiling,
-                   list(self.entries.values()), self.interrupted)
+                   list(self.entries.values()), self.interrupted or partial)

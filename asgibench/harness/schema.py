@@ -70,9 +70,23 @@ _REPEAT = {
     "allOf": [
         {"$ref": "#/$defs/measurement"},
         _obj({"round": {"type": "integer", "minimum": 1}, "client_bound": {"type": "boolean"}},
-             {"resources": {"$ref": "#/$defs/resources"}}),
+             {
+                 "resources": {"$ref": "#/$defs/resources"},
+                 # Runs across hosts: each driver host's share of the measurement, and
+                 # (2+ hosts) whether the latencies were merged exactly (histograms).
+                 "drivers": {"type": "array", "items": _obj(
+                     {"host": _STR, "requests": _INT, "requests_per_s": _NUM})},
+                 "latency_merge": {"enum": ["exact", "approximate"]},
+             }),
     ]
 }
+#: One host of a run across hosts (``environment.hosts``), as read on it.
+_HOST = _obj(
+    {"role": {"enum": ["server", "driver", "database"]}, "url": _STR,
+     "environment": {"type": "object"}},
+    {"hostname": _STR_OR_NULL, "asgibench_version": _STR_OR_NULL, "cpus": _CPUS,
+     "clock_offset_ms": {"type": ["number", "null"]}, "gone": _STR},
+)
 _CHECK = _obj({"name": _STR, "ok": {"type": "boolean"}, "detail": _STR})
 
 SCHEMA: dict[str, Any] = {
@@ -98,13 +112,15 @@ SCHEMA: dict[str, Any] = {
                 "packages": {"type": "object",
                              "additionalProperties": {"type": ["string", "null"]}},
                 "git": _obj({"commit": _STR_OR_NULL, "dirty": {"type": ["boolean", "null"]}}),
-            }
+            },
+            {"hosts": {"type": "array", "items": _HOST}},
         ),
         "settings": _obj(
             {
                 "profile": {"enum": ["quick", "full", "custom"]},
                 # Any registered driver's name (asgibench.harness.drivers.DRIVERS).
-                "driver": _obj({"name": _STR, "version": _STR_OR_NULL}),
+                "driver": _obj({"name": _STR, "version": _STR_OR_NULL},
+                               {"hosts": {"type": "array", "items": _STR}}),
                 "tests": {"type": "array", "items": _STR},
                 "levels": {"type": "object",
                            "additionalProperties": {"type": "array", "items": _INT}},

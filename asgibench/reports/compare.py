@@ -218,12 +218,13 @@ def _dig(value: Any, *path: str) -> Any:
 
 _Field = tuple[str, Callable[[Run], Any]]
 _MACHINE_FIELDS: tuple[_Field, ...] = (
-    ("OS", lambda run: _dig(run.environment, "os", "system")),
-    ("CPU model", lambda run: _dig(run.environment, "cpu", "model")),
-    ("CPU cores", lambda run: _dig(run.environment, "cpu", "cores")),
-    ("usable CPUs", lambda run: _dig(run.environment, "cpu", "usable_cpus")),
-    ("Python implementation", lambda run: _dig(run.environment, "python", "implementation")),
-    ("Python version", lambda run: _dig(run.environment, "python", "version")),
+    ("OS", lambda run: _dig(run.server_environment, "os", "system")),
+    ("CPU model", lambda run: _dig(run.server_environment, "cpu", "model")),
+    ("CPU cores", lambda run: _dig(run.server_environment, "cpu", "cores")),
+    ("usable CPUs", lambda run: _dig(run.server_environment, "cpu", "usable_cpus")),
+    ("Python implementation",
+     lambda run: _dig(run.server_environment, "python", "implementation")),
+    ("Python version", lambda run: _dig(run.server_environment, "python", "version")),
 )
 _SETTING_FIELDS: tuple[_Field, ...] = (
     ("driver", lambda run: _dig(run.settings.driver, "name")),
@@ -254,7 +255,7 @@ def _changed(fields: tuple[_Field, ...], base: Run, cand: Run) -> list[str]:
 
 
 def _git(run: Run) -> dict[str, Any]:
-    git = _dig(run.environment, "git")
+    git = _dig(run.server_environment, "git")
     return git if isinstance(git, dict) else {}
 
 
@@ -283,8 +284,8 @@ def _differences(base: Run, cand: Run, normalise: bool) -> tuple[list[str], list
                             "request (ASGIBENCH_APP_DELAY_MS)")
         if run.interrupted:
             warnings.append(f"the {label} run was interrupted: its results are partial")
-    bp = _dig(base.environment, "packages") or {}
-    cp = _dig(cand.environment, "packages") or {}
+    bp = _dig(base.server_environment, "packages") or {}
+    cp = _dig(cand.server_environment, "packages") or {}
     changed = [f"{name} {bp.get(name)} -> {cp.get(name)}" for name in sorted(set(bp) | set(cp))
                if bp.get(name) != cp.get(name)]
     if changed:

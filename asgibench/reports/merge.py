@@ -44,7 +44,7 @@ _SAME_MACHINE = (
 
 def _machine(run: Run, group: str, name: str) -> Any:
     """``environment[group][name]`` (the environment is free-form), None when missing."""
-    section = run.environment.get(group)
+    section = run.server_environment.get(group)
     return section.get(name) if isinstance(section, dict) else None
 
 
@@ -209,7 +209,7 @@ def _environment(run: Run) -> dict[str, Any]:
     """The environment facts that must be equal for two runs to be pooled: what
     :func:`asgibench.harness.environment.environment` records, less what does not change
     a measurement (the platform string repeats OS and libc; the interpreter's path)."""
-    git = run.environment.get("git")
+    git = run.server_environment.get("git")
     return {
         "OS": (_machine(run, "os", "system"), _machine(run, "os", "release")),
         "CPU": (
@@ -261,8 +261,8 @@ def differences(a: Run, b: Run) -> list[str]:
     facts, package versions, measurement settings, and the levels or pipelining of a test
     type both ran."""
     out = [name for name, value in _environment(a).items() if _environment(b)[name] != value]
-    packages_a = a.environment.get("packages") or {}
-    packages_b = b.environment.get("packages") or {}
+    packages_a = a.server_environment.get("packages") or {}
+    packages_b = b.server_environment.get("packages") or {}
     # A package only one file records was added to the record by a later asgibench:
     # unknown, not different.
     out += [

@@ -385,7 +385,8 @@ class Report:
 
 
 def machine_line(run: Run) -> str:
-    env = run.environment
+    """The machine the servers ran on (the server host's, across hosts), in one line."""
+    env = run.server_environment
     os_ = env.get("os") or {}
     cpu = env.get("cpu") or {}
     py = env.get("python") or {}
@@ -397,13 +398,19 @@ def machine_line(run: Run) -> str:
     return " · ".join(parts)
 
 
+def hosts_line(run: Run) -> str:
+    """A run across hosts: each host's role, URL and name (empty for one machine)."""
+    return ", ".join(f"{h.role} {h.url}" + (f" ({h.hostname})" if h.hostname else "")
+                     + (f" [went away: {h.gone}]" if h.gone else "") for h in run.hosts)
+
+
 def settings_line(run: Run, runs: int = 1) -> str:
     """asgibench version and commit, driver, profile, pinning, date on one line; ``runs``:
     how many runs were pooled into ``run``."""
     s = run.settings
     driver = s.driver
     repeat = s.repeat
-    commit = (run.environment.get("git") or {}).get("commit")
+    commit = (run.server_environment.get("git") or {}).get("commit")
     text = f"asgibench {run.asgibench_version}"
     if commit:
         text += f" ({commit[:7]})"
@@ -459,12 +466,14 @@ def _short(flag: str) -> str:
 
 def run_info(run: Run) -> RunInfo:
     s = run.settings
-    env = run.environment
+    env = run.server_environment
     git = env.get("git") or {}
     driver = s.driver
     pins = s.pinning
     cpu = env.get("cpu") or {}
     facts: list[tuple[str, str]] = [("file", run.path), ("created", run.created)]
+    if run.hosts:
+        facts.append(("hosts", hosts_line(run)))
     commit = git.get("commit")
     version = run.asgibench_version
     if commit:
@@ -785,7 +794,8 @@ def _group(label: str, run: Run, members: Sequence[Run]) -> Group:
     if len(members) > 1:
         names = [m.label for m in members]
         created = sorted(m.created for m in members)
-        dirty = sum(1 for m in members if (m.environment.get("git") or {}).get("dirty"))
+        dirty = sum(1 for m in members
+                    if (m.server_environment.get("git") or {}).get("dirty"))
         replaced = {
             "file": ("runs", f"{len(members)} pooled: {', '.join(names)}"),
             "created": ("created", f"{created[0]} … {created[-1]}"),
@@ -795,7 +805,7 @@ def _group(label: str, run: Run, members: Sequence[Run]) -> Group:
                 "pooled: each figure is the median over all their repeats)",
             ),
         }
-        commit = (run.environment.get("git") or {}).get("commit")
+        commit = (run.server_environment.get("git") or {}).get("commit")
         version = run.asgibench_version
         if commit:  # the same in every member; whether it was dirty is not
             version += (

@@ -15,6 +15,7 @@ import statistics
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from asgibench.harness import ranking, testtypes
@@ -41,6 +42,11 @@ def render(run: Run, console: Console) -> None:
         f"{driver.get('version') or ''} · {settings.duration_s:g} s per level x {repeat} "
         f"repeat{'s' if repeat != 1 else ''} · {pinned}", soft_wrap=True
     )
+    for host in run.hosts:  # a run across hosts: which machine did what
+        name = f" ({escape(host.hostname)})" if host.hostname else ""
+        gone = f" [red]went away: {escape(host.gone)}[/]" if host.gone else ""
+        console.print(f"{host.role} host {escape(host.url)}{name}{gone}", soft_wrap=True,
+                      highlight=False)
     if run.interrupted:
         console.print("[yellow]interrupted: partial results[/]")
     if repeat < 2:

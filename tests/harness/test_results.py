@@ -222,6 +222,30 @@ def test_a_run_that_cannot_be_written_is_kept(tmp_path: Path) -> None:
     assert results.load(written).entries  # the measured run survived
 
 
+def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "run.json"
+    target.mkdir()  # a directory where the file goes: the final rename fails
+    (target / "keep").write_text("")
+    with pytest.raises(BenchError, match="cannot write results file"):
+        results.write(results.Run.from_dict(sample()), target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
+
+
+def test_a_checkpoint_that_fails_is_noted_once_and_the_run_goes_on(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from asgibench.cli.run import _Checkpoint
+
+    broken = results.Run.from_dict(sample())
+    broken.interrupted = "maybe"  # type: ignore[assignment]  # the schema refuses it: a
+    # ValueError, not a BenchError
+    checkpoint = _Checkpoint(tmp_path / "run.json")
+    checkpoint(broken)
+    checkpoint(broken)
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "the results so far could not be written" in line
+    assert not list(tmp_path.iterdir())
+
+
 def test_environment_records_versions() -> None:
     env = environment.environment([0])
     for name in ("uvloop", "httptools", "h11", "asgibench"):

@@ -229,3 +229,47 @@ def test_default_profile_gives_every_figure_a_spread(tmp_path: Path) -> None:
         assert [r["round"] for r in level["repeats"]] == [1, 2, 3]
     assert "x 3 repeats" in proc.stdout
     assert "one repeat per level" not in proc.stdout
+
+
+def test_a_killed_run_leaves_its_results_so_far_marked_partial(tmp_path: Path) -> None:
+    """The file is written as the run goes; one left by a run killed before its final
+    write loads, keeps what was measured and says it is partial (not a finished run)."""
+    import signal
+    import time
+
+    import psutil
+
+    out = tmp_path / "run.json"
+    proc = subprocess.Popen([sys.executable, "-m", "asgibench", "run", "--server",
+                             "asgibench", "--loop", "asyncio", "--proto", "h11", "--test",
+                             "json", "--driver", "python", "--no-ceiling", "--duration",
+                             "0.5", "--warmup", "0", "--levels", "8", "--repeat", "3",
+                             "--quiet", "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)  # the first checkpoint: after round 1 of 3
+        assert out.exists(), "nothing was written as the run went"
+        # Frozen first, so it starts nothing between the listing and the kill.
+        proc.send_signal(signal.SIGSTOP)
+        tree = psutil.Process(proc.pid).children(recursive=True)
+        proc.kill()
+        for child in tree:
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
+    run = results.load(out)  # whole and valid: written atomically
+    assert run.interrupted
+    [entry] = run.entries
+    assert entry.levels[0].repeats and entry.levels[0].repeats[0].requests > 0
+    shown = bench("--show", str(out))
+    assert shown.returncode == 0, shown.stderr
+    assert "interrupted: partial results" in shown.stdout

@@ -101,6 +101,13 @@ class LoadResult:
     bad_body: int = 0  # 2xx responses whose body failed the test type's check
     checked: int = 0  # responses whose body was checked (all, or wrk's sample)
     usage: DriverUsage | None = None  # the driver's own CPU (None: not measured)
+    #: The latency histogram ({microseconds: count}) where the driver records one (the
+    #: Python driver; wrk gives percentiles only): results from several driver hosts
+    #: merge exactly through it. Not written to results files.
+    histogram: dict[int, int] | None = field(default=None, repr=False, compare=False)
+    #: Facts a driver adds to the measurement's record (several driver hosts: each
+    #: host's share, and whether the merged latencies are exact).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def good_requests(self) -> int:
@@ -125,6 +132,7 @@ class LoadResult:
             "non_2xx": self.non_2xx,
             "bad_body": self.bad_body,
             "checked": self.checked,
+            **self.extra,
         }
 
 

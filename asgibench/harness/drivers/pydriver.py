@@ -193,6 +193,7 @@ def _merge(reports: list[dict[str, Any]]) -> LoadResult:
         bad_body=sum(r["bad_body"] for r in results),
         checked=sum(r["checked"] for r in results),
         usage=_usage(results),
+        histogram=hist,
     )
 
 
