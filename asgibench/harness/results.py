@@ -56,9 +56,65 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+#: An open-loop measurement is flagged when more than this fraction of its scheduled
+#: requests went out late or not at all, or it sent less than (1 - this) of its target.
+OPEN_LOOP_TOLERANCE = 0.01
+
+
+@dataclass
+class OpenLoop:
+    """How an open-loop measurement (``bench run --rate``) kept its schedule: the target
+    rate, what was scheduled, sent, sent late (more than ``late_after_ms`` after its
+    scheduled time) and dropped (never sent: it waited ``timeout`` for a connection, or
+    the window ended first), and the most connections it held. ``flags`` says why the
+    measurement does not stand for the target rate (empty: it does)."""
+
+    target_rps: float
+    arrival: str = "fixed"
+    sent_per_s: float = 0.0
+    scheduled: int = 0
+    sent: int = 0
+    late: int = 0
+    dropped: int = 0
+    connections: int = 0
+    late_after_ms: float = 0.0
+    flags: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _KEYS = ("target_rps", "arrival", "sent_per_s", "scheduled", "sent", "late", "dropped",
+             "connections", "late_after_ms", "flags")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> OpenLoop:
+        values = {key: raw[key] for key in cls._KEYS if key in raw}
+        values["flags"] = list(raw.get("flags") or [])
+        return cls(**values, extra=_split(raw, cls._KEYS))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {key: getattr(self, key) for key in self._KEYS}
+        out["flags"] = list(self.flags)
+        out.update(self.extra)
+        return out
+
+    def judge(self) -> list[str]:
+        """Why this measurement does not stand for its target rate (late or dropped sends
+        beyond OPEN_LOOP_TOLERANCE, a sent rate short of the target); empty: it does."""
+        out: list[str] = []
+        missed = self.late + self.dropped
+        if self.scheduled and missed > OPEN_LOOP_TOLERANCE * self.scheduled:
+            out.append(f"driver behind schedule: {self.late} late (> {self.late_after_ms:g} "
+                       f"ms) and {self.dropped} dropped of {self.scheduled} scheduled")
+        if self.target_rps and self.sent_per_s < (1 - OPEN_LOOP_TOLERANCE) * self.target_rps:
+            out.append(f"sent {self.sent_per_s:.0f} req/s of the {self.target_rps:.0f} "
+                       "targeted")
+        return out
+
+
 @dataclass
 class Measurement:
-    """One load measurement (a driver's result). Latencies in milliseconds."""
+    """One load measurement (a driver's result). Latencies in milliseconds; ``histogram``
+    the latencies as an encoded HDR histogram in microseconds (asgibench.harness.latency)
+    when the driver kept one; ``open_loop`` when it ran at a fixed rate."""
 
     requests: int
     duration_s: float
@@ -69,9 +125,11 @@ class Measurement:
     bad_body: int = 0
     checked: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    histogram: str | None = None
+    open_loop: OpenLoop | None = None
 
     _KEYS = ("requests", "duration_s", "requests_per_s", "latency_ms", "errors", "non_2xx",
-             "bad_body", "checked")
+             "bad_body", "checked", "histogram", "open_loop")
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Measurement:
@@ -88,13 +146,34 @@ class Measurement:
             "requests_per_s": raw["requests_per_s"], "latency_ms": dict(raw["latency_ms"]),
             "errors": dict(raw["errors"]), "non_2xx": raw.get("non_2xx", 0),
             "bad_body": raw.get("bad_body", 0), "checked": raw.get("checked", 0),
+            "histogram": raw.get("histogram"),
+            "open_loop": OpenLoop.from_dict(raw["open_loop"]) if raw.get("open_loop")
+            else None,
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return {"requests": self.requests, "duration_s": self.duration_s,
-                "requests_per_s": self.requests_per_s, "latency_ms": dict(self.latency_ms),
-                "errors": dict(self.errors), "non_2xx": self.non_2xx,
-                "bad_body": self.bad_body, "checked": self.checked, **self.extra}
+        out = {"requests": self.requests, "duration_s": self.duration_s,
+               "requests_per_s": self.requests_per_s, "latency_ms": dict(self.latency_ms),
+               "errors": dict(self.errors), "non_2xx": self.non_2xx,
+               "bad_body": self.bad_body, "checked": self.checked}
+        if self.histogram is not None:  # only when kept: older files round-trip as read
+            out["histogram"] = self.histogram
+        if self.open_loop is not None:
+            out["open_loop"] = self.open_loop.to_dict()
+        out.update(self.extra)
+        return out
+
+    def percentile(self, percentile: float) -> float | None:
+        """Any latency percentile (0..100) in ms, computed from the stored HDR histogram;
+        without one, the stored key of that name (``p99``, ``p99.9``) or None."""
+        if self.histogram:
+            from asgibench.harness import latency  # hdrh only for files that carry one
+
+            try:
+                return latency.percentile_ms(self.histogram, percentile)
+            except ValueError:
+                pass
+        return self.latency(f"p{percentile:g}")
 
     @property
     def error_count(self) -> int:
@@ -147,19 +226,28 @@ class Level:
     repeats: list[Repeat] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     queries: int | None = None
+    #: An open-loop level (``bench run --rate``): its rate as given, ``"1000"`` requests
+    #: per second or ``"50%"`` of the entry's best closed-loop figure in the same round
+    #: (each repeat's ``open_loop.target_rps`` says what that came to). ``concurrency``
+    #: is then the connections opened before the load (more open when all are busy).
+    rate: str | None = None
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Level:
         queries = raw.get("queries")
+        rate = raw.get("rate")
         return cls(int(raw["concurrency"]), int(raw.get("pipeline") or 1),
                    [Repeat.from_dict(r) for r in raw.get("repeats") or []],
-                   _split(raw, ("concurrency", "pipeline", "repeats", "queries")),
-                   None if queries is None else int(queries))
+                   _split(raw, ("concurrency", "pipeline", "repeats", "queries", "rate")),
+                   None if queries is None else int(queries),
+                   None if rate is None else str(rate))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"concurrency": self.concurrency}
         if self.queries is not None:
             out["queries"] = self.queries
+        if self.rate is not None:
+            out["rate"] = self.rate
         out.update({"pipeline": self.pipeline,
                     "repeats": [r.to_dict() for r in self.repeats], **self.extra})
         return out
@@ -172,14 +260,36 @@ class Level:
 
     @property
     def label(self) -> str:
-        """``c=128``, or ``q=20`` for a queries level."""
+        """``c=128``, ``q=20`` for a queries level, ``r=50%`` or ``r=1000/s`` for an
+        open-loop one."""
+        if self.rate is not None:
+            return f"r={self.rate}" if self.rate.endswith("%") else f"r={self.rate}/s"
         return f"c={self.concurrency}" if self.queries is None else f"q={self.queries}"
 
     @property
     def key(self) -> str:
         """What levels are matched on across runs (bench merge, bench compare): ``c=128``,
         or ``q=20 c=512``: 20 rows at 128 connections is not the same measurement."""
+        if self.rate is not None:
+            return self.label
         return self.label if self.queries is None else f"{self.label} c={self.concurrency}"
+
+    @property
+    def open_loop(self) -> bool:
+        return self.rate is not None
+
+    def median_percentile(self, percentile: float) -> float | None:
+        """The median over repeats of a latency percentile (from their HDR histograms
+        where stored), in ms."""
+        values = [v for v in (r.percentile(percentile) for r in self.repeats)
+                  if v is not None]
+        return statistics.median(values) if values else None
+
+    @property
+    def flags(self) -> list[str]:
+        """Open loop: every repeat's reasons it does not stand for its target rate."""
+        return [f"round {r.round}: {flag}" for r in self.repeats if r.open_loop
+                for flag in r.open_loop.flags]
 
     # TechEmpower's figure for a level: good responses per second; over repeats, the
     # median, with min..max as the spread.
@@ -312,8 +422,14 @@ class Entry:
 
     @property
     def measured_levels(self) -> list[Level]:
-        """The levels that hold at least one repeat, in order."""
-        return [level for level in self.levels if level.repeats]
+        """The closed-loop levels that hold at least one repeat, in order (what is
+        ranked: an open-loop level's throughput is its target, not the server's)."""
+        return [level for level in self.levels if level.repeats and level.rate is None]
+
+    @property
+    def open_levels(self) -> list[Level]:
+        """The open-loop levels (``--rate``) that hold at least one repeat, in order."""
+        return [level for level in self.levels if level.repeats and level.rate is not None]
 
     def fail(self, phase: str, reason: str, output: str | None = None) -> None:
         self.status, self.phase, self.reason, self.output = "failed", phase, reason, output
@@ -369,6 +485,45 @@ class Ceiling:
 
 
 @dataclass
+class Accuracy:
+    """The Python driver's own latency at one open-loop rate: the driver at ``target_rps``
+    against the canned-response server, whose answers cost next to nothing, so what it
+    measures is what the driver adds to every latency at that rate. ``rate`` is the open
+    level it stands for (``"50%"``, ``"1000"``); a percentage is measured at the highest
+    target it came to in the run."""
+
+    test: str
+    rate: str
+    target_rps: float
+    connections: int
+    status: str = "ok"
+    result: Measurement | None = None
+    reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _KEYS = ("test", "rate", "target_rps", "connections", "status", "result", "reason")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Accuracy:
+        result = raw.get("result")
+        return cls(raw["test"], str(raw["rate"]), float(raw["target_rps"]),
+                   int(raw["connections"]), raw["status"],
+                   None if result is None else Measurement.from_dict(result),
+                   raw.get("reason"), _split(raw, cls._KEYS))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"test": self.test, "rate": self.rate,
+                               "target_rps": self.target_rps,
+                               "connections": self.connections, "status": self.status}
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.result is not None:
+            out["result"] = self.result.to_dict()
+        out.update(self.extra)
+        return out
+
+
+@dataclass
 class Settings:
     """How the run was configured (every field is in every results file so far)."""
 
@@ -413,6 +568,12 @@ class Settings:
         return out
 
     @property
+    def rates(self) -> list[str]:
+        """``bench run --rate``: the open-loop rates as given (empty: closed loop only)."""
+        value = self.extra.get("rates")
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    @property
     def target(self) -> dict[str, Any] | None:
         """``bench run --url``: ``{url, server, unknown}``, the server that was measured
         without being started here (its loop, parser, version and pinning unknown);
@@ -436,10 +597,13 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
     path: str = ""
     label: str = ""
+    #: The driver's own latency at each open-loop rate (``driver_accuracy``; none without
+    #: --rate).
+    accuracy: list[Accuracy] = field(default_factory=list)
 
     # ``ranking`` and ``composite`` are derived from the entries: recomputed, not kept.
     _KEYS = ("schema", "created", "asgibench_version", "command", "environment", "settings",
-             "ceiling", "entries", "interrupted", "ranking", "composite")
+             "ceiling", "entries", "interrupted", "ranking", "composite", "driver_accuracy")
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], path: str = "", label: str = "") -> Run:
@@ -449,6 +613,7 @@ class Run:
             [Ceiling.from_dict(c) for c in raw.get("ceiling") or []],
             [Entry.from_dict(e) for e in raw.get("entries") or []],
             bool(raw.get("interrupted")), _split(raw, cls._KEYS), path, label,
+            [Accuracy.from_dict(a) for a in raw.get("driver_accuracy") or []],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -467,6 +632,8 @@ class Run:
             "ranking": {test: [row.stored() for row in ranked] for test, ranked in
                         rows.items()},
             "composite": [row.stored() for row in ranking.composite(rows)],
+            **({"driver_accuracy": [a.to_dict() for a in self.accuracy]}
+               if self.accuracy else {}),
             **self.extra,
         }
 

@@ -8,7 +8,12 @@
    the server in its own process (pinned), wait until it answers, verify every test type,
    then per test type prime, warm up and measure each level; stop it (SIGINT, then
    SIGKILL after a bound). In round 1 the Date-refresh check runs at the end.
-3. Failures never abort the run: a server that does not start, fails verification or
+3. Open loop (``rates``, ``bench run --rate``): after an entry's closed-loop levels in
+   a round, each rate is measured open-loop at the level the heaviest closed-loop one
+   opened connections for: a number is requests per second, a percentage is of the
+   entry's best closed-loop figure in that round. At the end, the driver's own latency at
+   each rate is measured against the canned-response server (``Run.accuracy``).
+4. Failures never abort the run: a server that does not start, fails verification or
    crashes mid-run becomes a ``failed`` entry with the last lines of its output.
 
 With ``--url`` the one server is a :class:`~asgibench.harness.servers.Remote` that is
@@ -21,6 +26,7 @@ not the target's.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sys
@@ -37,6 +43,7 @@ from asgibench.harness.pinning import PinPlan
 from asgibench.harness.process import ServerProcess, StartFailed, server_env
 from asgibench.harness.progress import NullProgress
 from asgibench.harness.results import (
+    Accuracy,
     Ceiling,
     Check,
     Entry,
@@ -98,6 +105,11 @@ class Settings:
     #: A directory this run made for its own database (the default SQLite file), removed
     #: when the run ends.
     db_scratch: str | None = None
+    #: ``--rate``: open-loop rates as given (``"1000"``, ``"50%"``); empty: closed loop.
+    rates: list[str] = field(default_factory=list)
+    arrival: str = "fixed"  # ``--arrival``: fixed intervals or poisson
+    #: The most connections one open-loop measurement may hold (the open-file limit's).
+    max_connections: int = 4096
 
 
 class RemoteServer:
@@ -137,6 +149,7 @@ class Runner:
         self.command = command or []
         self.entries: dict[tuple[str, str, str, str], Entry] = {}
         self.ceiling: list[Ceiling] = []
+        self.accuracy: list[Accuracy] = []
         self._ceiling_rps: dict[tuple[str, int], float] = {}
         self.interrupted = False
         self.created = environment.now_iso()
@@ -158,6 +171,10 @@ class Runner:
                 else:
                     entry.levels = [self._level(test, level)
                                     for level in self.settings.levels[test.name]]
+                    # Open-loop levels start with the connections of the heaviest
+                    # closed-loop one, unpipelined.
+                    entry.levels += [Level(max(lv.concurrency for lv in entry.levels), 1,
+                                           rate=rate) for rate in self.settings.rates]
                     if isinstance(item, Remote):
                         entry.extra["url"] = item.url
                     else:
@@ -191,7 +208,9 @@ class Runner:
         }
         one_round = len(self.launches) * (_STARTUP_ESTIMATE_S + sum(per_test.values()))
         ceiling = sum(len(s.levels[t.name]) * s.duration for t in s.tests) if s.ceiling else 0
-        return ceiling + s.repeat * one_round
+        opened = len(s.rates) * len(s.tests) * s.duration
+        accuracy = opened if s.ceiling else 0
+        return ceiling + accuracy + s.repeat * (one_round + len(self.launches) * opened)
 
     # -- the run -------------------------------------------------------------------------
 
@@ -223,6 +242,8 @@ class Runner:
                            for t in self.settings.tests):
                         continue
                     self._run_launch(launch, round_no)
+            if self.settings.rates and self.settings.ceiling and self.launches:
+                self._measure_accuracy()
         except KeyboardInterrupt:
             self.interrupted = True
         finally:
@@ -303,6 +324,75 @@ class Runner:
                         self._ceiling_rps[(test.name, level)] = result.requests_per_s
                     self.ceiling.append(record)
                     self.progress.done_step()
+        finally:
+            server.stop(s.stop_timeout)
+            server.close()
+
+    def _open_spec(self, test: TestType, level: Level, target: float,
+                   address: tuple[str, int] | None = None) -> LoadSpec:
+        """An open-loop measurement at ``target`` requests per second: the level's
+        connections first, and as many more as ``target`` x the timeout could hold busy
+        (bounded by the open-file limit)."""
+        s = self.settings
+        spec = self._spec(test, level.concurrency, s.duration, 1, address)
+        spec.rate = target
+        spec.arrival = s.arrival
+        wanted = math.ceil(target * s.timeout)
+        spec.max_connections = max(level.concurrency, min(wanted, s.max_connections))
+        return spec
+
+    def _measure_accuracy(self) -> None:
+        """The driver's own latency at every open-loop rate, against the canned-response
+        server: at a number, that rate; at a percentage, the highest target it came to
+        in the run (the hardest for the driver). A type without a canned answer (a
+        workload) is measured on the json type's."""
+        s = self.settings
+        address = s.ceiling_addr or (s.host, s.port)
+        jobs: list[tuple[TestType, TestType, Level, float]] = []
+        for test in s.tests:
+            probe = test if test.has_ceiling else testtypes.get("json")
+            targets: dict[str, tuple[Level, float]] = {}
+            for entry in self.entries.values():
+                if entry.test != test.name:
+                    continue
+                for level in entry.open_levels:
+                    rates = [r.open_loop.target_rps for r in level.repeats if r.open_loop]
+                    top = max(rates, default=0.0)
+                    if top > targets.get(level.rate or "", (level, 0.0))[1]:
+                        targets[level.rate or ""] = (level, top)
+            jobs += [(test, probe, level, top) for level, top in targets.values()]
+        if not jobs:
+            return
+        argv = [sys.executable, "-m", "asgibench.harness.canned", "--host", address[0],
+                "--port", str(address[1])]
+        server = ServerProcess(argv, self.pins.server)
+        try:
+            self._start(server, jobs[0][1], address)
+        except StartFailed as exc:
+            for test, _, level, top in jobs:
+                self.accuracy.append(Accuracy(test.name, level.rate or "", top,
+                                              level.concurrency, "failed",
+                                              reason=f"canned server: {exc.reason}"))
+            server.close()
+            return
+        try:
+            for test, probe, level, top in jobs:
+                self.progress.step(f"driver accuracy · {test.name} {level.label} "
+                                   f"({top:.0f} req/s)", s.duration)
+                record = Accuracy(test.name, level.rate or "", round(top, 2),
+                                  level.concurrency)
+                if probe is not test:
+                    record.extra["probe"] = probe.name
+                try:
+                    result = self.driver.run(self._open_spec(probe, level, top, address))
+                except DriverError as exc:
+                    record.status, record.reason = "failed", str(exc)
+                else:
+                    record.result = Measurement.from_dict(result.to_dict())
+                    if record.result.open_loop is not None:
+                        record.result.open_loop.flags = record.result.open_loop.judge()
+                self.accuracy.append(record)
+                self.progress.done_step()
         finally:
             server.stop(s.stop_timeout)
             server.close()
@@ -412,7 +502,7 @@ class Runner:
         """Prime, warm up and measure every level; False if the server died."""
         s = self.settings
         entry = self._entry(launch, test)
-        levels = entry.levels
+        levels = [level for level in entry.levels if level.rate is None]
         # (phase, level, duration, pipelining, index of the level measured or None);
         # TechEmpower primes at 8 connections and warms up at the heaviest level.
         phases: list[tuple[str, Level, float, int, int | None]] = []
@@ -442,10 +532,51 @@ class Runner:
             if not server.alive():
                 return self._crashed(launch, server, test, level.label, round_no, kind)
             if index is not None:
-                entry.levels[index].repeats.append(self._repeat(result, test, connections,
-                                                                round_no))
+                levels[index].repeats.append(self._repeat(result, test, connections,
+                                                          round_no))
                 if s.pause > 0 and index + 1 < len(levels):
                     time.sleep(s.pause)
+            self.progress.done_step()
+        return self._measure_open(launch, server, test, round_no, tag)
+
+    def _measure_open(self, launch: Launch | Remote, server: ServerProcess | RemoteServer,
+                      test: TestType, round_no: int, tag: str) -> bool:
+        """The open-loop levels of one round; False if the server died."""
+        s = self.settings
+        entry = self._entry(launch, test)
+        best = max((r.requests_per_s for level in entry.levels if level.rate is None
+                    for r in level.repeats if r.round == round_no), default=0.0)
+        for level in [lv for lv in entry.levels if lv.rate is not None]:
+            rate = level.rate or ""
+            target = best * float(rate[:-1]) / 100 if rate.endswith("%") else float(rate)
+            if target <= 0:
+                entry.extra.setdefault("notes", []).append(
+                    f"round {round_no}: {level.label} not measured: no closed-loop figure "
+                    "to take the percentage of")
+                continue
+            self.progress.step(f"{tag} · {test.name} · open loop {level.label} "
+                               f"({target:.0f} req/s)", s.duration)
+            self._settle(test, server)
+            try:
+                result = self.driver.run(self._open_spec(test, level, target))
+            except DriverError as exc:
+                if not server.alive():
+                    return self._crashed(launch, server, test, level.label, round_no,
+                                         "open loop")
+                self._fail(launch, "driver", f"load driver failed: {exc}", None, [test])
+                self.progress.done_step()
+                return True
+            if not server.alive():
+                return self._crashed(launch, server, test, level.label, round_no,
+                                     "open loop")
+            repeat = Repeat.from_dict({**result.to_dict(), "round": round_no,
+                                       "client_bound": False})
+            if repeat.open_loop is not None:
+                repeat.open_loop.flags = repeat.open_loop.judge()
+                for flag in repeat.open_loop.flags:
+                    self.progress.note(f"[yellow]open loop[/] {launch.label} {test.name} "
+                                       f"{level.label}: {flag}")
+            level.repeats.append(repeat)
             self.progress.done_step()
         return True
 
@@ -522,8 +653,10 @@ class Runner:
             app=s.app, app_delay_ms=max(delay, 0.0), pinning=pins,
             notes=list(s.notes), extra={"client_bound_fraction": CLIENT_BOUND_FRACTION,
                                         **target, **self._workload_extra(),
+                                        **({"rates": list(s.rates), "arrival": s.arrival}
+                                           if s.rates else {}),
                                         **({"ws": list(s.ws)} if s.ws else {}),
                                         **self._database_extra()},
         )
         return Run(self.created, __version__, self.command, env, settings, self.ceiling,
-                   list(self.entries.values()), self.interrupted)
+                   list(self.entries.values()), self.interrupted, accuracy=self.accuracy)

@@ -52,6 +52,14 @@ class LoadSpec:
     websocket: bool = False
     message_size: int = 0
     storm: bool = False
+    #: Open loop (the Python driver only): ``rate`` requests per second in total, sent on
+    #: a schedule that does not wait for responses (``arrival``: ``fixed`` intervals or
+    #: ``poisson``), each latency measured from its scheduled time. ``connections`` are
+    #: opened first; more are opened under load, up to ``max_connections``, when every
+    #: one is busy. 0: closed loop.
+    rate: float = 0.0
+    arrival: str = "fixed"
+    max_connections: int = 0
 
     @property
     def url(self) -> str:
@@ -70,6 +78,12 @@ class LoadResult:
     non_2xx: int = 0  # wrk counts non-2xx/3xx; the Python driver non-2xx
     bad_body: int = 0  # 2xx responses whose body failed the test type's check
     checked: int = 0  # responses whose body was checked (all, or wrk's sample)
+    #: The latencies as an encoded HDR histogram (asgibench.harness.latency), when the
+    #: driver keeps one (the Python driver); microseconds.
+    histogram: str | None = None
+    #: Open loop: target and sent rates, scheduled/sent/late/dropped counts, flags
+    #: (see asgibench.harness.results.OpenLoop).
+    open_loop: dict[str, Any] | None = None
 
     @property
     def good_requests(self) -> int:
@@ -94,6 +108,8 @@ class LoadResult:
             "non_2xx": self.non_2xx,
             "bad_body": self.bad_body,
             "checked": self.checked,
+            **({"histogram": self.histogram} if self.histogram else {}),
+            **({"open_loop": dict(self.open_loop)} if self.open_loop is not None else {}),
         }
 
 
