@@ -175,6 +175,8 @@ def combine(runs: Sequence[Run], label: str = "merged") -> Run:
         any(run.interrupted for run in runs),
         copy.deepcopy(first.extra),
         label=label,
+        # The driver's accuracy records of every run, as measured (each at its target).
+        accuracy=[copy.deepcopy(a) for run in runs for a in run.accuracy],
     )
 
 

@@ -34,6 +34,7 @@ class OpenRow:
     errors: int
     rounds: int
     flags: list[str] = field(default_factory=list)
+    run: str = ""  # the report's group, when it has several
 
     @property
     def config(self) -> str:
