@@ -8,11 +8,17 @@
    the server in its own process (pinned), wait until it answers, verify every test type,
    then per test type prime, warm up and measure each level; stop it (SIGINT, then
    SIGKILL after a bound). In round 1 the Date-refresh check runs at the end.
-3. Open loop (``rates``, ``bench run --rate``): after an entry's closed-loop levels in
-   a round, each rate is measured open-loop at the level the heaviest closed-loop one
-   opened connections for: a number is requests per second, a percentage is of the
-   entry's best closed-loop figure in that round. At the end, the driver's own latency at
-   each rate is measured against the canned-response server (``Run.accuracy``).
+3. Open loop (``rates``, ``bench run --rate``): after every test type's closed-loop
+   levels in a round (and the Date check), each rate is measured open-loop, starting
+   with the connections of the heaviest closed-loop level: a number is requests per
+   second, a percentage is of the entry's best closed-loop figure in that round. Open
+   loop sends one request per connection, so for a pipelined type (plaintext) the
+   percentage is of a figure of its own: one closed-loop measurement unpipelined at the
+   best level's connections, just before. A failure there (the driver's, or the server
+   crashing) is recorded on the open-loop level (``Level.failures``) and the entry stays
+   ok; after a crash that entry's remaining rates are not measured again. At the end, the
+   driver's own latency at each rate is measured against the canned-response server
+   (``Run.accuracy``).
 4. Failures never abort the run: a server that does not start, fails verification or
    crashes mid-run becomes a ``failed`` entry with the last lines of its output.
 
@@ -72,6 +78,13 @@ _STARTUP_ESTIMATE_S = 1.0
 REMOTE_ALIVE_TIMEOUT_S = 5.0
 #: Packages only the servers use (asgibench's parsers, the peers): with ``--url`` the
 #: versions installed here say nothing of the target, so the environment leaves them out.
+#: Open loop: the connections a measurement may grow to, rate x this (Little's law at a
+#: latency of 200 ms: a 100 ms stall is absorbed twice over), at least
+#: OPEN_MIN_CONNECTIONS and the level's own. Beyond it the server is overloaded: more
+#: connections would only measure connecting, and exhaust file descriptors; requests
+#: queue instead, counted late (their latency still runs from the scheduled time).
+OPEN_LATENCY_BUDGET_S = 0.2
+OPEN_MIN_CONNECTIONS = 64
 SERVER_PACKAGES = ("httptools", "zttp", "uvicorn", "hypercorn", "granian")
 
 
@@ -151,6 +164,8 @@ class Runner:
         self.ceiling: list[Ceiling] = []
         self.accuracy: list[Accuracy] = []
         self._ceiling_rps: dict[tuple[str, int], float] = {}
+        # Entries whose server crashed under open loop: their remaining rates are skipped.
+        self._open_stopped: set[tuple[str, str, str, str]] = set()
         self.interrupted = False
         self.created = environment.now_iso()
         self._server_versions = servers.versions()
@@ -210,6 +225,8 @@ class Runner:
         ceiling = sum(len(s.levels[t.name]) * s.duration for t in s.tests) if s.ceiling else 0
         opened = len(s.rates) * len(s.tests) * s.duration
         accuracy = opened if s.ceiling else 0
+        if any(rate.endswith("%") for rate in s.rates):  # pipelined types' reference
+            opened += sum(s.duration for t in s.tests if t.pipeline > 1)
         return ceiling + accuracy + s.repeat * (one_round + len(self.launches) * opened)
 
     # -- the run -------------------------------------------------------------------------
@@ -331,13 +348,14 @@ class Runner:
     def _open_spec(self, test: TestType, level: Level, target: float,
                    address: tuple[str, int] | None = None) -> LoadSpec:
         """An open-loop measurement at ``target`` requests per second: the level's
-        connections first, and as many more as ``target`` x the timeout could hold busy
-        (bounded by the open-file limit)."""
+        connections first, and under load as many more as ``target`` x
+        OPEN_LATENCY_BUDGET_S keeps busy (at least OPEN_MIN_CONNECTIONS; bounded by the
+        open-file limit)."""
         s = self.settings
         spec = self._spec(test, level.concurrency, s.duration, 1, address)
         spec.rate = target
         spec.arrival = s.arrival
-        wanted = math.ceil(target * s.timeout)
+        wanted = max(math.ceil(target * OPEN_LATENCY_BUDGET_S), OPEN_MIN_CONNECTIONS)
         spec.max_connections = max(level.concurrency, min(wanted, s.max_connections))
         return spec
 
@@ -483,6 +501,22 @@ class Runner:
             if not self._measure_test(launch, server, test, round_no, tag):
                 return
 
+        self._date_check(launch, server, round_no, runnable, first_date)
+        # Open loop last: a crash under it loses no closed-loop figure and no check.
+        for at, test in enumerate(runnable):
+            if not self._measure_open(launch, server, test, round_no, tag):
+                for other in runnable[at + 1:]:
+                    entry = self._entry(launch, other)
+                    if any(level.rate is not None for level in entry.levels):
+                        entry.extra.setdefault("notes", []).append(
+                            f"round {round_no}: open loop not measured: the server "
+                            f"crashed under {test.name}'s")
+                return
+
+    def _date_check(self, launch: Launch | Remote, server: ServerProcess | RemoteServer,
+                    round_no: int, runnable: list[TestType],
+                    first_date: tuple[TestType, str | None, float] | None) -> None:
+        s = self.settings
         if round_no == 1 and first_date is not None:
             test, date, at = first_date
             self._settle(test, server)
@@ -537,23 +571,42 @@ class Runner:
                 if s.pause > 0 and index + 1 < len(levels):
                     time.sleep(s.pause)
             self.progress.done_step()
-        return self._measure_open(launch, server, test, round_no, tag)
+        return True
 
     def _measure_open(self, launch: Launch | Remote, server: ServerProcess | RemoteServer,
                       test: TestType, round_no: int, tag: str) -> bool:
-        """The open-loop levels of one round; False if the server died."""
+        """The open-loop levels of one round; False if the server died. A failure is the
+        level's (``Level.failures``), never the entry's: its closed-loop figures stand."""
         s = self.settings
         entry = self._entry(launch, test)
-        best = max((r.requests_per_s for level in entry.levels if level.rate is None
-                    for r in level.repeats if r.round == round_no), default=0.0)
-        for level in [lv for lv in entry.levels if lv.rate is not None]:
+        opened = [lv for lv in entry.levels if lv.rate is not None]
+        if not opened or entry.status != "ok" or entry.key in self._open_stopped:
+            return True
+        closed = [lv for lv in entry.levels if lv.rate is None]
+        reference = 0.0
+        if any((lv.rate or "").endswith("%") for lv in opened):
+            outcome = self._open_reference(launch, server, test, closed, round_no, tag)
+            if outcome is None:
+                return self._open_crashed(launch, server, test, opened, round_no,
+                                          "the open-loop reference (unpipelined)")
+            if isinstance(outcome, str):  # the driver failed: only the numbers remain
+                for level in opened:
+                    if (level.rate or "").endswith("%"):
+                        level.failures.append(f"round {round_no}: {outcome}")
+            else:
+                reference = outcome
+        for at, level in enumerate(opened):
             rate = level.rate or ""
-            target = best * float(rate[:-1]) / 100 if rate.endswith("%") else float(rate)
-            if target <= 0:
-                entry.extra.setdefault("notes", []).append(
-                    f"round {round_no}: {level.label} not measured: no closed-loop figure "
-                    "to take the percentage of")
-                continue
+            if rate.endswith("%"):
+                if reference <= 0:
+                    if not level.failures or not level.failures[-1].startswith(
+                            f"round {round_no}:"):
+                        level.failures.append(f"round {round_no}: no closed-loop figure "
+                                              "to take the percentage of")
+                    continue
+                target = reference * float(rate[:-1]) / 100
+            else:
+                target = float(rate)
             self.progress.step(f"{tag} · {test.name} · open loop {level.label} "
                                f"({target:.0f} req/s)", s.duration)
             self._settle(test, server)
@@ -561,17 +614,23 @@ class Runner:
                 result = self.driver.run(self._open_spec(test, level, target))
             except DriverError as exc:
                 if not server.alive():
-                    return self._crashed(launch, server, test, level.label, round_no,
-                                         "open loop")
-                self._fail(launch, "driver", f"load driver failed: {exc}", None, [test])
+                    return self._open_crashed(launch, server, test, opened[at:], round_no)
+                self._open_failed(launch, test, level, round_no, f"load driver failed: {exc}")
                 self.progress.done_step()
-                return True
+                continue
             if not server.alive():
-                return self._crashed(launch, server, test, level.label, round_no,
-                                     "open loop")
+                return self._open_crashed(launch, server, test, opened[at:], round_no)
+            if result.open_loop is None:  # a plug-in driver that ignored the rate
+                self._open_failed(launch, test, level, round_no,
+                                  f"the {self.driver.name} driver returned no open-loop "
+                                  "counts (it measured closed loop)")
+                self.progress.done_step()
+                continue
             repeat = Repeat.from_dict({**result.to_dict(), "round": round_no,
                                        "client_bound": False})
             if repeat.open_loop is not None:
+                if rate.endswith("%"):
+                    repeat.open_loop.percent_of_rps = round(reference, 2)
                 repeat.open_loop.flags = repeat.open_loop.judge()
                 for flag in repeat.open_loop.flags:
                     self.progress.note(f"[yellow]open loop[/] {launch.label} {test.name} "
@@ -579,6 +638,62 @@ class Runner:
             level.repeats.append(repeat)
             self.progress.done_step()
         return True
+
+    def _open_reference(self, launch: Launch | Remote, server: ServerProcess | RemoteServer,
+                        test: TestType, closed: list[Level], round_no: int,
+                        tag: str) -> float | str | None:
+        """What an open-loop percentage is of in this round: the entry's best
+        closed-loop figure, or for a pipelined type (open loop sends one request per
+        connection) a closed-loop measurement unpipelined at the best level's
+        connections. A str: why there is none (the driver failed); None: the server
+        died."""
+        mine = [(r.requests_per_s, level) for level in closed for r in level.repeats
+                if r.round == round_no]
+        if not mine:
+            return 0.0
+        best, level = max(mine, key=lambda pair: pair[0])
+        if test.pipeline <= 1:
+            return best
+        s = self.settings
+        self.progress.step(f"{tag} · {test.name} · open-loop reference {level.label} "
+                           "unpipelined", s.duration)
+        self._settle(test, server)
+        try:
+            result = self.driver.run(self._spec(test, level.concurrency, s.duration, 1))
+        except DriverError as exc:
+            if not server.alive():
+                return None  # _open_crashed ends the step
+            self.progress.done_step()
+            return f"its unpipelined reference failed: load driver failed: {exc}"
+        if not server.alive():
+            return None
+        self.progress.done_step()
+        return result.requests_per_s
+
+    def _open_failed(self, launch: Launch | Remote, test: TestType, level: Level,
+                     round_no: int, reason: str) -> None:
+        level.failures.append(f"round {round_no}: {reason}")
+        self.progress.note(f"[red]open loop failed[/] {launch.label} {test.name} "
+                           f"{level.label}: {reason}")
+
+    def _open_crashed(self, launch: Launch | Remote, server: ServerProcess | RemoteServer,
+                      test: TestType, levels: list[Level], round_no: int,
+                      during: str | None = None) -> bool:
+        """The server died under open loop: the level it died at records it, the entry's
+        remaining rates are not measured (this round or later ones); the entry stays
+        ok. False: this round of this server is over."""
+        what = f"{launch.url} stopped accepting connections" if isinstance(launch, Remote) \
+            else f"server exited with status {server.returncode}"
+        first = levels[0]
+        where = during or f"open loop {first.label}"
+        reason = f"{what} during {test.name} {where}"
+        first.failures.append(f"round {round_no}: {reason}")
+        for level in levels[1:]:
+            level.failures.append(f"round {round_no}: not measured: {reason}")
+        self._open_stopped.add(self._entry(launch, test).key)
+        self.progress.note(f"[red]crashed under open loop[/] {launch.label}: {reason}")
+        self.progress.done_step()
+        return False
 
     def _settle(self, test: TestType, server: ServerProcess | RemoteServer) -> float:
         """Wait until the server answers a fresh request quickly; return seconds waited."""

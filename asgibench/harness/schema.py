@@ -54,7 +54,7 @@ _MEASUREMENT = _obj(
             {"target_rps": _NUM, "scheduled": _INT, "sent": _INT, "late": _INT,
              "dropped": _INT, "flags": {"type": "array", "items": _STR}},
             {"arrival": {"enum": ["fixed", "poisson"]}, "sent_per_s": _NUM,
-             "connections": _INT, "late_after_ms": _NUM},
+             "connections": _INT, "late_after_ms": _NUM, "percent_of_rps": _NUM},
         ),
     },
 )
@@ -170,7 +170,8 @@ SCHEMA: dict[str, Any] = {
                                        "repeats": {"type": "array",
                                                    "items": {"$ref": "#/$defs/repeat"}}},
                                       {"queries": {"type": "integer", "minimum": 1},
-                                       "rate": _STR}),
+                                       "rate": _STR,
+                                       "failures": {"type": "array", "items": _STR}}),
                     },
                 }
             ),

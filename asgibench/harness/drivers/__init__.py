@@ -10,9 +10,7 @@ when it is on PATH, else the Python driver.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,48 +146,3 @@ DRIVERS: Registry[Driver] = Registry("driver", {
 def get_driver(name: str) -> Driver:
     """``auto`` or a driver's name -> a usable driver, or BenchError (one line)."""
     return DRIVERS.get(name.strip().lower())
-
-
-# -- latency histograms (shared by the Python driver and its tests) --------------------
-
-HIST_SIG_BITS = 8  # values >= 2**8 us keep their top 8 bits: <= 0.4% error
-
-
-def bucket_us(us: int) -> int:
-    """The histogram key (microseconds, rounded down to 8 significant bits)."""
-    if us >= 256:
-        shift = us.bit_length() - HIST_SIG_BITS
-        return us >> shift << shift
-    return us
-
-
-def merge_histograms(histograms: list[Mapping[int | str, int]]) -> dict[int, int]:
-    merged: dict[int, int] = {}
-    for hist in histograms:
-        for key, count in hist.items():
-            k = int(key)
-            merged[k] = merged.get(k, 0) + int(count)
-    return merged
-
-
-def histogram_stats(hist: Mapping[int, int]) -> dict[str, float]:
-    """p50 p75 p90 p99 max mean stdev (ms) of a {microseconds: count} histogram."""
-    total = sum(hist.values())
-    if total == 0:
-        return {key: 0.0 for key in ("p50", "p75", "p90", "p99", "max", "mean", "stdev")}
-    items = sorted(hist.items())
-    mean = sum(k * c for k, c in items) / total
-    var = sum(c * (k - mean) ** 2 for k, c in items) / total
-    out: dict[str, float] = {}
-    for p in PERCENTILES:
-        rank = math.ceil(total * p / 100)
-        seen = 0
-        for key, count in items:
-            seen += count
-            if seen >= rank:
-                out[f"p{p}"] = key / 1000
-                break
-    out["max"] = items[-1][0] / 1000
-    out["mean"] = mean / 1000
-    out["stdev"] = math.sqrt(var) / 1000
-    return out

@@ -14,11 +14,13 @@ Open loop (``spec["rate"]`` > 0): requests are sent on a schedule of their own (
 intervals, or Poisson arrivals), one request in flight per connection, never waiting for
 responses, and each latency runs from the request's **scheduled** time, so a server stall
 counts for every request it held up (no coordinated omission). A scheduled request takes
-a free connection; with none free, a new one is opened (up to ``max_connections``) and the
+a free connection; with none free, a new one is opened (at most ``_GROW_PARALLEL`` at a
+time, up to ``max_connections``: the harness caps them near rate x 200 ms, so an
+overloaded server queues requests instead of drawing one connect per request) and the
 request waits in a queue meanwhile. A request sent more than ``LATE_MS`` after its
 scheduled time is counted late; one that waited ``timeout`` in the queue, or was still
 queued when the window ended, is counted dropped. When the window ends nothing new is
-sent and the requests in flight are awaited (up to ``DRAIN_S``), so the slowest ones are
+sent and the requests in flight are awaited (up to ``timeout``), so the slowest ones are
 not left out; those still unanswered count as timeouts.
 
 WebSocket mode (``spec["websocket"]``, the ``websocket-*`` test types): each connection
@@ -70,8 +72,10 @@ _RECONNECT_DELAY = 0.05
 #: Open loop: a send this much after its scheduled time is late (the driver could not
 #: keep its schedule: no free connection, or its own CPU).
 LATE_MS = 10.0
-#: Open loop: how long the requests in flight at the end of the window are awaited.
-DRAIN_S = 2.0
+#: Open loop: at most this many connections being opened at once per worker: at
+#: overload every scheduled request finds all connections busy, and opening one for each
+#: would measure the cost of connecting, not the server's answers.
+_GROW_PARALLEL = 32
 
 # -- WebSocket (RFC 6455) ---------------------------------------------------------------
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -608,7 +612,7 @@ class _Load:
                 return
         self.waiting.append(at)
         if len(self.connections) + self.opening < self.max_connections and \
-                self.opening < len(self.waiting):
+                self.opening < min(len(self.waiting), _GROW_PARALLEL):
             self.opening += 1
             self.loop.create_task(self._grow())
 
@@ -619,6 +623,10 @@ class _Load:
         finally:
             self.opening -= 1
         if conn is None:
+            return
+        if not self.running:  # the load ended while it connected: run() closed the rest
+            conn.closing = True
+            conn.transport.abort()
             return
         self.connections.append(conn)
         self.stats.peak_connections = max(self.stats.peak_connections,
@@ -642,11 +650,12 @@ class _Load:
         self.scheduling = False
 
     async def drain(self) -> None:
-        """Open loop: await the requests in flight (up to DRAIN_S); what is still queued
-        was never sent (dropped), what is still unanswered timed out."""
+        """Open loop: await the requests in flight (up to the timeout: each is answered,
+        or timed out by watch_timeouts); what is still queued was never sent (dropped),
+        what is still unanswered timed out."""
         self.stats.dropped += len(self.waiting)
         self.waiting.clear()
-        deadline = time.perf_counter() + min(DRAIN_S, float(self.spec["timeout"]))
+        deadline = time.perf_counter() + float(self.spec["timeout"])
         while time.perf_counter() < deadline and \
                 any(c.pending > 0 and c.transport is not None for c in self.connections):
             await asyncio.sleep(0.005)
