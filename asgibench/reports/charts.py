@@ -702,7 +702,7 @@ def latency_load_chart(report: Report, test: str) -> Figure:
     ax.yaxis.set_minor_formatter(_ms_formatter(minor=True))
     ax.xaxis.set_major_formatter(_thousands())
     ax.set_xlabel("achieved requests/s (open loop)")
-    ax.set_ylabel("latency from the scheduled time (ms, log scale)")
+    ax.set_ylabel("latency (ms, log scale)")  # from the scheduled time: the note says
     legend = None
     if slot is not None and handles:
         legend = _legend(fig, slot, handles, [h.get_label() for h in handles])

@@ -217,14 +217,15 @@ def open_loop_lines(report: Report) -> list[str]:
     out = ["## Open loop", "",
            "Requests sent on a schedule that does not wait for responses; each latency "
            "from the request's scheduled time (no coordinated omission). ⚠: the driver "
-           "fell behind its schedule (more than 1% late or dropped).", ""]
+           "did not keep its schedule (more than 1% late or dropped), or a round failed; "
+           "the reasons are under the table.", ""]
     for test in dict.fromkeys(row.test for row in report.open_loop):
         rows = [
             [
                 row.server + (f" [{row.run}]" if report.multi_run and row.run else ""),
                 row.loop,
                 row.parser,
-                row.label + (" ⚠" if row.flags else ""),
+                row.label + (" ⚠" if row.notes else ""),
                 fmt.rps(row.target_rps),
                 fmt.rps(row.achieved_rps),
                 *(fmt.ms(row.latency_ms.get(key)) for key, _ in openloop.SHOWN),
@@ -238,10 +239,13 @@ def open_loop_lines(report: Report) -> list[str]:
                       *(key for key, _ in openloop.SHOWN), "late", "dropped"], rows,
                      ["l", "l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "r"])
         out.append("")
+        notes = [f"- ⚠ {row.config} {row.label}: {note}" for row in report.open_loop
+                 if row.test == test for note in row.notes]
+        out += [*notes, ""] if notes else []
     if report.accuracy:
         out += ["Driver accuracy: its own latency at each rate, against the canned-response "
                 "server.", ""]
-        rows = [[acc.test, acc.rate, fmt.rps(acc.target_rps),
+        rows = [[acc.test, acc.label + (" ⚠" if acc.flags else ""), fmt.rps(acc.target_rps),
                  *(fmt.ms(acc.latency_ms.get(key)) if acc.status == "ok" else "failed"
                    for key, _ in openloop.SHOWN)] for acc in report.accuracy]
         out += table(["test", "rate", "req/s", *(key for key, _ in openloop.SHOWN)], rows,

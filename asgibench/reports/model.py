@@ -347,6 +347,8 @@ class Report:
             levels=group.levels,
             ceiling_rps={k: v for k, v in self.ceiling_rps.items() if k[0] == label},
             row_runs={k: v for k, v in self.row_runs.items() if k[0] == label},
+            open_loop=[row for row in self.open_loop if row.run == label],
+            accuracy=[row for row in self.accuracy if row.run == label],
         )
 
     def footnote(self) -> str:
@@ -914,7 +916,9 @@ def build(runs: Sequence[Run]) -> Report:
         for row in openloop.rows(run):
             row.run = label
             open_rows.append(row)
-        accuracy += openloop.accuracy_rows(run)
+        for acc in openloop.accuracy_rows(run):
+            acc.run = label
+            accuracy.append(acc)
         group_of.update((member.label, label) for member in members)
         for test in run.tests:
             for c in run.settings.levels.get(test, []):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from asgibench.harness import latency
-from asgibench.harness.results import Level, Measurement, Run
+from asgibench.harness.results import Level, Measurement, Run, rate_label
 
 #: The percentiles open-loop tables and the latency-against-load chart show.
 SHOWN = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9))
@@ -35,10 +35,19 @@ class OpenRow:
     rounds: int
     flags: list[str] = field(default_factory=list)
     run: str = ""  # the report's group, when it has several
+    #: Rounds that measured nothing at this rate, and why (``Level.failures``).
+    failures: list[str] = field(default_factory=list)
+    #: The closed-loop figure a percentage rate is of (median over rounds), else None.
+    percent_of_rps: float | None = None
 
     @property
     def config(self) -> str:
         return f"{self.server} {self.loop}/{self.parser}"
+
+    @property
+    def notes(self) -> list[str]:
+        """The flags and failures, as the lines under a table say them."""
+        return [*self.flags, *(f"failed: {failure}" for failure in self.failures)]
 
 
 @dataclass
@@ -50,6 +59,11 @@ class AccuracyRow:
     status: str
     reason: str | None = None
     flags: list[str] = field(default_factory=list)
+    run: str = ""  # the report's group, when it has several
+
+    @property
+    def label(self) -> str:
+        return rate_label(self.rate)
 
 
 def percentiles(measurements: Sequence[Measurement]) -> dict[str, float]:
@@ -75,6 +89,8 @@ def percentiles(measurements: Sequence[Measurement]) -> dict[str, float]:
 def level_row(server: str, loop: str, parser: str, test: str, level: Level) -> OpenRow:
     repeats = level.repeats
     targets = [r.open_loop.target_rps for r in repeats if r.open_loop]
+    of = [r.open_loop.percent_of_rps for r in repeats
+          if r.open_loop and r.open_loop.percent_of_rps is not None]
     return OpenRow(
         server, loop, parser, test, level.rate or "", level.label,
         statistics.median(targets) if targets else 0.0,
@@ -86,6 +102,8 @@ def level_row(server: str, loop: str, parser: str, test: str, level: Level) -> O
         sum(r.error_count for r in repeats),
         len(repeats),
         level.flags,
+        failures=list(level.failures),
+        percent_of_rps=statistics.median(of) if of else None,
     )
 
 

@@ -132,25 +132,25 @@ def _open_loop(run: Run, console: Console) -> None:
                              no_wrap=True)
         for row in [r for r in found if r.test == test]:
             table.add_row(row.server, row.loop, row.parser,
-                          row.label + (" [yellow]![/]" if row.flags else ""),
+                          row.label + (" [yellow]![/]" if row.notes else ""),
                           fmt.rps(row.target_rps), fmt.rps(row.achieved_rps),
                           *(fmt.ms(row.latency_ms.get(key)) for key, _ in openloop.SHOWN),
                           str(row.late), str(row.dropped), str(row.errors))
         console.print()
         console.print(table)
     for row in found:
-        for flag in row.flags:
-            console.print(f"  [yellow]![/] {row.test} {row.config} {row.label}: {flag}",
+        for note in row.notes:
+            console.print(f"  [yellow]![/] {row.test} {row.config} {row.label}: {note}",
                           soft_wrap=True, highlight=False)
     parts = []
     for acc in openloop.accuracy_rows(run):
-        label = f"{acc.test} r={acc.rate} ({fmt.rps(acc.target_rps)} req/s)"
+        label = f"{acc.test} {acc.label} ({fmt.rps(acc.target_rps)} req/s)"
         if acc.status != "ok":
             parts.append(f"{label}: failed ({acc.reason or ''})")
         else:
             parts.append(f"{label}: p50 {fmt.ms(acc.latency_ms.get('p50'))}, p99 "
                          f"{fmt.ms(acc.latency_ms.get('p99'))}"
-                         + (" [yellow](behind schedule)[/]" if acc.flags else ""))
+                         + (" [yellow](not sent on schedule)[/]" if acc.flags else ""))
     if parts:
         console.print("[bold]driver accuracy[/] (its own latency at each rate, against the "
                       "canned-response server): " + "; ".join(parts), soft_wrap=True)
