@@ -119,7 +119,8 @@ it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
 @click.option("--rate", "rate_spec", default=None, metavar="R,R|P%,P%",
               help="Open loop, after the closed-loop levels: send at R requests per second "
                    "in total, or at P% of the entry's best closed-loop figure in the same "
-                   "round (25%,50%,75%,90%: a latency-against-load curve), on a schedule "
+                   "round (a pipelined type's: unpipelined, measured first; "
+                   "25%,50%,75%,90%: a latency-against-load curve), on a schedule "
                    "that does not wait for responses; latency runs from each request's "
                    "scheduled time. Python driver only. See docs/harness.md.")
 @click.option("--arrival", default="fixed", show_default=True,

@@ -78,6 +78,7 @@ _STARTUP_ESTIMATE_S = 1.0
 REMOTE_ALIVE_TIMEOUT_S = 5.0
 #: Packages only the servers use (asgibench's parsers, the peers): with ``--url`` the
 #: versions installed here say nothing of the target, so the environment leaves them out.
+SERVER_PACKAGES = ("httptools", "zttp", "uvicorn", "hypercorn", "granian")
 #: Open loop: the connections a measurement may grow to, rate x this (Little's law at a
 #: latency of 200 ms: a 100 ms stall is absorbed twice over), at least
 #: OPEN_MIN_CONNECTIONS and the level's own. Beyond it the server is overloaded: more
@@ -85,7 +86,6 @@ REMOTE_ALIVE_TIMEOUT_S = 5.0
 #: queue instead, counted late (their latency still runs from the scheduled time).
 OPEN_LATENCY_BUDGET_S = 0.2
 OPEN_MIN_CONNECTIONS = 64
-SERVER_PACKAGES = ("httptools", "zttp", "uvicorn", "hypercorn", "granian")
 
 
 @dataclass

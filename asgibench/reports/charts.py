@@ -664,8 +664,8 @@ LOAD_PERCENTILES = (("p50", "-"), ("p99", "--"), ("p99.9", ":"))
 
 def latency_load_chart(report: Report, test: str) -> Figure:
     """Open loop: latency percentiles against the achieved rate, one colour per
-    configuration, one line style per percentile; a flagged point (the driver fell behind
-    its schedule) is drawn hollow."""
+    configuration, one line style per percentile; a flagged point (not sent on schedule
+    in some round) is drawn hollow."""
     from matplotlib.lines import Line2D
 
     rows = [row for row in report.open_loop if row.test == test]
@@ -712,7 +712,8 @@ def latency_load_chart(report: Report, test: str) -> Figure:
     note = ("open loop: requests sent on a schedule that does not wait for responses, each "
             "latency from its scheduled time (no coordinated omission); percentiles over "
             f"every round's requests (HDR histograms merged); {arrival}"
-            + ("; hollow points: the driver fell behind its schedule" if flagged else ""))
+            + ("; hollow points: not sent on schedule in a round (over 1% late or dropped)"
+               if flagged else ""))
     title = f"{test}: latency against load (p50, p99, p99.9), lower is better"
     return _finish(fig, title, _footnote(report, note), _line_plot_height(len(handles)), legend)
 
