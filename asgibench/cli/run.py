@@ -44,6 +44,7 @@ plaintext and json, the quick profile (about a minute and a half). Examples:
   bench run --url http://10.0.0.5:8080 --label myserver   # a server already running
   bench run --server-host ssh://bench@10.0.0.5 --driver-host ssh://bench@10.0.0.6
   bench run --test websocket-echo --server asgibench,uvicorn,granian --ws wsproto
+  bench run --test json --rate 25%,50%,75%,90%   # open loop: latency against load
   bench run --show results/asgibench-....json
 
 \b
@@ -120,6 +121,17 @@ it are flagged client-bound. Results go to --out as JSON (see docs/results.md).
                    "cached-query): postgresql://USER:PASS@HOST:PORT/DB (prepare it with "
                    "bench db init) or sqlite:///PATH; default: a SQLite file this run "
                    "seeds afresh. See docs/database.md.")
+@click.option("--rate", "rate_spec", default=None, metavar="R,R|P%,P%",
+              help="Open loop, after the closed-loop levels: send at R requests per second "
+                   "in total, or at P% of the entry's best closed-loop figure in the same "
+                   "round (a pipelined type's: unpipelined, measured first; "
+                   "25%,50%,75%,90%: a latency-against-load curve), on a schedule "
+                   "that does not wait for responses; latency runs from each request's "
+                   "scheduled time. Python driver only. See docs/harness.md.")
+@click.option("--arrival", default="fixed", show_default=True,
+              type=click.Choice(["fixed", "poisson"], case_sensitive=False),
+              help="Open loop (--rate): fixed intervals, or Poisson arrivals at the same "
+                   "mean rate.")
 @click.option("--timeout", type=click.FloatRange(min=0.5), default=8.0, show_default=True,
               help="Seconds before a request counts as timed out (TFB: 8).")
 @click.option("--cpus", default="auto", show_default=True, metavar="auto|none|S:D",

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 from asgibench import __version__
 from asgibench.errors import BenchError
+from asgibench.harness import latency as hdr
 from asgibench.harness.drivers import (
     ERROR_KINDS,
     Driver,
@@ -43,8 +44,6 @@ from asgibench.harness.drivers import (
     LoadResult,
     LoadSpec,
     Window,
-    histogram_stats,
-    merge_histograms,
 )
 from asgibench.harness.process import StartFailed
 
@@ -799,13 +798,17 @@ def merge(parts: list[tuple[Host, dict[str, Any]]]) -> LoadResult:
     total = sum(int(r["requests"]) for r in results)
     latencies = [answer.get("latency_ms") or answer["result"]["latency_ms"]
                  for _, answer in parts]
-    histograms = [answer.get("histogram") for _, answer in parts]
+    # The Python driver's result carries its latencies as an encoded HDR histogram.
+    histograms = [answer["result"].get("histogram") for _, answer in parts]
     extra: dict[str, Any] = {"drivers": shares}
+    merged_text: str | None = None
     if len(parts) == 1:
         latency = dict(latencies[0])
+        merged_text = histograms[0]
     elif all(h is not None for h in histograms):
-        latency = histogram_stats(merge_histograms([h for h in histograms if h is not None]))
-        latency["max"] = max(float(lat.get("max", 0.0)) for lat in latencies)
+        merged = hdr.merge(hdr.decode(h) for h in histograms if h is not None)
+        latency = hdr.stats_ms(merged)
+        merged_text = hdr.encode(merged)
         extra["latency_merge"] = "exact"
     else:
         weights = [max(int(r["requests"]), 0) for r in results]
@@ -831,6 +834,7 @@ def merge(parts: list[tuple[Host, dict[str, Any]]]) -> LoadResult:
         non_2xx=sum(int(r.get("non_2xx", 0)) for r in results),
         bad_body=sum(int(r.get("bad_body", 0)) for r in results),
         checked=sum(int(r.get("checked", 0)) for r in results),
+        histogram=merged_text,
         extra=extra,
     )
 

@@ -208,6 +208,61 @@ def websocket_driver(name: str, tests: list[TestType]) -> str:
     return wanted
 
 
+ARRIVALS = ("fixed", "poisson")
+
+
+def parse_rates(spec: str | None) -> list[str]:
+    """``--rate 1000,2000`` (requests per second in total) and/or ``--rate 25%,50%`` (of
+    the entry's best closed-loop figure in the same round) -> the rates as written,
+    normalised (``"1000"``, ``"50%"``); empty for no ``--rate``."""
+    if spec is None:
+        return []
+    out: list[str] = []
+    for item in spec.split(","):
+        text = item.strip()
+        if not text:
+            continue
+        number = text[:-1].strip() if text.endswith("%") else text
+        try:
+            value = float(number)
+        except ValueError:
+            raise BenchError(f"--rate {spec!r}: {text!r} is neither requests per second "
+                             "(1000) nor a percentage of the maximum (50%)") from None
+        if not value > 0 or value == float("inf"):
+            raise BenchError(f"--rate {spec!r}: {text!r} must be above 0")
+        if text.endswith("%"):
+            if value > 100:
+                raise BenchError(f"--rate {spec!r}: {text!r} is above the maximum measured; "
+                                 "a percentage goes up to 100%")
+            rate = f"{value:g}%"
+        else:
+            rate = f"{value:g}"
+        if rate not in out:
+            out.append(rate)
+    if not out:
+        raise BenchError(f"--rate {spec!r} names no rate")
+    return out
+
+
+def open_loop_driver(name: str, rates: list[str], tests: list[TestType]) -> str:
+    """The driver of a run with ``--rate``: ``auto`` is the Python driver, and wrk is a
+    BenchError (closed-loop only: it waits for each response before the next request,
+    which is what open loop is not). Test types open loop cannot measure are refused."""
+    wanted = name.strip().lower()
+    if not rates:
+        return wanted
+    if wanted == "wrk":
+        raise BenchError("--rate needs --driver python: wrk is closed-loop (it sends the "
+                         "next request only after a response); auto picks python")
+    refused = [t.name for t in tests if t.websocket is not None or t.level_kind != "concurrency"
+               or (t.workload is not None and t.workload.connection == "close")]
+    if refused:
+        raise BenchError(f"--rate cannot measure {', '.join(refused)}: open loop sends HTTP "
+                         "requests on kept-alive connections at a concurrency level (not "
+                         "WebSocket, query-count or connection: close types)")
+    return "python" if wanted == "auto" else wanted
+
+
 def parse_levels(values: tuple[str, ...], tests: list[str],
                  queries: Collection[str] = ()) -> dict[str, list[int]]:
     """``--levels 16,64`` (every test measured by concurrency) and/or ``--levels
@@ -581,7 +636,19 @@ def build(options: dict[str, Any], command: list[str] | None = None,
     else:
         kinds, loop_names, parser_names, notes = [], [UNKNOWN], [UNKNOWN], []
     host_specs = parse_topology(options, target)
-    driver_name = websocket_driver(options["driver_name"], tests)
+    rates = parse_rates(options.get("rate_spec"))
+    arrival = str(options.get("arrival") or "fixed").strip().lower()
+    if arrival not in ARRIVALS:
+        raise BenchError(f"--arrival {arrival!r}: choose from {', '.join(ARRIVALS)}")
+    if arrival != "fixed" and not rates and (given is None or "arrival" in given):
+        raise BenchError("--arrival is for open loop; it needs --rate")
+    if rates and host_specs is not None:
+        # Each driver host would send the whole rate: splitting a schedule across hosts
+        # (and merging its late/dropped counts) is not built yet.
+        raise BenchError("--rate (open loop) runs on this machine's driver only; it does not "
+                         "combine with --driver-host yet")
+    driver_name = websocket_driver(open_loop_driver(options["driver_name"], rates, tests),
+                                   tests)
     driver = drivers.get_driver(driver_name) if host_specs is None else None
     ws_impls = resolve_ws(options.get("ws_spec") or "all") \
         if any(t.websocket is not None for t in tests) else []
@@ -712,6 +779,9 @@ def build(options: dict[str, Any], command: list[str] | None = None,
         startup_timeout=float(options.get("startup_timeout") or 20.0),
         ceiling=not options.get("no_ceiling"),
         notes=notes,
+        rates=rates,
+        arrival=arrival,
+        max_connections=max((limit or 4096 + FD_HEADROOM) - FD_HEADROOM, 1),
         app=app,
         app_dir=app_dir,
         target=target,

@@ -58,9 +58,76 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+#: An open-loop measurement is flagged when more than this fraction of its scheduled
+#: requests went out late or not at all.
+OPEN_LOOP_TOLERANCE = 0.01
+
+
+def rate_label(rate: str) -> str:
+    """An open-loop rate as every table and chart labels it: ``r=50%``, ``r=1000/s``."""
+    return f"r={rate}" if rate.endswith("%") else f"r={rate}/s"
+
+
+@dataclass
+class OpenLoop:
+    """How an open-loop measurement (``bench run --rate``) kept its schedule: the target
+    rate, what was scheduled, sent, sent late (more than ``late_after_ms`` after its
+    scheduled time) and dropped (never sent: it waited ``timeout`` for a connection, or
+    the window ended first), and the most connections it held. ``percent_of_rps``: for a
+    rate given as a percentage, the closed-loop figure it is a percentage of. ``flags``
+    says why the measurement does not stand for the target rate (empty: it does).
+
+    What is judged is the schedule against what was sent, not ``sent_per_s`` against
+    ``target_rps``: a Poisson schedule's count over a window varies by about the square
+    root of itself around target x duration (38 of a mean of 50 is within two standard
+    deviations), and every scheduled request is either sent or dropped."""
+
+    target_rps: float
+    arrival: str = "fixed"
+    sent_per_s: float = 0.0
+    scheduled: int = 0
+    sent: int = 0
+    late: int = 0
+    dropped: int = 0
+    connections: int = 0
+    late_after_ms: float = 0.0
+    flags: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    percent_of_rps: float | None = None
+
+    _KEYS = ("target_rps", "arrival", "sent_per_s", "scheduled", "sent", "late", "dropped",
+             "connections", "late_after_ms", "flags", "percent_of_rps")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> OpenLoop:
+        values = {key: raw[key] for key in cls._KEYS if key in raw}
+        values["flags"] = list(raw.get("flags") or [])
+        return cls(**values, extra=_split(raw, cls._KEYS))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {key: getattr(self, key) for key in self._KEYS}
+        out["flags"] = list(self.flags)
+        if self.percent_of_rps is None:  # a rate in requests per second: nothing to say
+            del out["percent_of_rps"]
+        out.update(self.extra)
+        return out
+
+    def judge(self) -> list[str]:
+        """Why this measurement does not stand for its target rate (late or dropped sends
+        beyond OPEN_LOOP_TOLERANCE of the scheduled); empty: it does."""
+        missed = self.late + self.dropped
+        if self.scheduled and missed > OPEN_LOOP_TOLERANCE * self.scheduled:
+            return [f"not sent on schedule (no free connection, or the driver's CPU): "
+                    f"{self.late} late (> {self.late_after_ms:g} ms) and {self.dropped} "
+                    f"dropped of {self.scheduled} scheduled"]
+        return []
+
+
 @dataclass
 class Measurement:
-    """One load measurement (a driver's result). Latencies in milliseconds."""
+    """One load measurement (a driver's result). Latencies in milliseconds; ``histogram``
+    the latencies as an encoded HDR histogram in microseconds (asgibench.harness.latency)
+    when the driver kept one; ``open_loop`` when it ran at a fixed rate."""
 
     requests: int
     duration_s: float
@@ -71,9 +138,11 @@ class Measurement:
     bad_body: int = 0
     checked: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    histogram: str | None = None
+    open_loop: OpenLoop | None = None
 
     _KEYS = ("requests", "duration_s", "requests_per_s", "latency_ms", "errors", "non_2xx",
-             "bad_body", "checked")
+             "bad_body", "checked", "histogram", "open_loop")
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Measurement:
@@ -90,13 +159,34 @@ class Measurement:
             "requests_per_s": raw["requests_per_s"], "latency_ms": dict(raw["latency_ms"]),
             "errors": dict(raw["errors"]), "non_2xx": raw.get("non_2xx", 0),
             "bad_body": raw.get("bad_body", 0), "checked": raw.get("checked", 0),
+            "histogram": raw.get("histogram"),
+            "open_loop": OpenLoop.from_dict(raw["open_loop"]) if raw.get("open_loop")
+            else None,
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return {"requests": self.requests, "duration_s": self.duration_s,
-                "requests_per_s": self.requests_per_s, "latency_ms": dict(self.latency_ms),
-                "errors": dict(self.errors), "non_2xx": self.non_2xx,
-                "bad_body": self.bad_body, "checked": self.checked, **self.extra}
+        out = {"requests": self.requests, "duration_s": self.duration_s,
+               "requests_per_s": self.requests_per_s, "latency_ms": dict(self.latency_ms),
+               "errors": dict(self.errors), "non_2xx": self.non_2xx,
+               "bad_body": self.bad_body, "checked": self.checked}
+        if self.histogram is not None:  # only when kept: older files round-trip as read
+            out["histogram"] = self.histogram
+        if self.open_loop is not None:
+            out["open_loop"] = self.open_loop.to_dict()
+        out.update(self.extra)
+        return out
+
+    def percentile(self, percentile: float) -> float | None:
+        """Any latency percentile (0..100) in ms, computed from the stored HDR histogram;
+        without one, the stored key of that name (``p99``, ``p99.9``) or None."""
+        if self.histogram:
+            from asgibench.harness import latency  # hdrh only for files that carry one
+
+            try:
+                return latency.percentile_ms(self.histogram, percentile)
+            except ValueError:
+                pass
+        return self.latency(f"p{percentile:g}")
 
     @property
     def error_count(self) -> int:
@@ -258,21 +348,39 @@ class Level:
     repeats: list[Repeat] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     queries: int | None = None
+    #: An open-loop level (``bench run --rate``): its rate as given, ``"1000"`` requests
+    #: per second or ``"50%"`` of the entry's best closed-loop figure in the same round
+    #: (each repeat's ``open_loop.target_rps`` says what that came to). ``concurrency``
+    #: is then the connections opened before the load (more open when all are busy).
+    rate: str | None = None
+    #: An open-loop level's failures, one per round (``"round 2: server exited with
+    #: status -9 during ..."``): that round measured nothing at this rate. The entry
+    #: stays ok: its closed-loop figures stand.
+    failures: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Level:
         queries = raw.get("queries")
+        rate = raw.get("rate")
         return cls(int(raw["concurrency"]), int(raw.get("pipeline") or 1),
                    [Repeat.from_dict(r) for r in raw.get("repeats") or []],
-                   _split(raw, ("concurrency", "pipeline", "repeats", "queries")),
-                   None if queries is None else int(queries))
+                   _split(raw, ("concurrency", "pipeline", "repeats", "queries", "rate",
+                                "failures")),
+                   None if queries is None else int(queries),
+                   None if rate is None else str(rate),
+                   [str(f) for f in raw.get("failures") or []])
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"concurrency": self.concurrency}
         if self.queries is not None:
             out["queries"] = self.queries
+        if self.rate is not None:
+            out["rate"] = self.rate
         out.update({"pipeline": self.pipeline,
-                    "repeats": [r.to_dict() for r in self.repeats], **self.extra})
+                    "repeats": [r.to_dict() for r in self.repeats]})
+        if self.failures:
+            out["failures"] = list(self.failures)
+        out.update(self.extra)
         return out
 
     @property
@@ -283,14 +391,36 @@ class Level:
 
     @property
     def label(self) -> str:
-        """``c=128``, or ``q=20`` for a queries level."""
+        """``c=128``, ``q=20`` for a queries level, ``r=50%`` or ``r=1000/s`` for an
+        open-loop one."""
+        if self.rate is not None:
+            return rate_label(self.rate)
         return f"c={self.concurrency}" if self.queries is None else f"q={self.queries}"
 
     @property
     def key(self) -> str:
         """What levels are matched on across runs (bench merge, bench compare): ``c=128``,
         or ``q=20 c=512``: 20 rows at 128 connections is not the same measurement."""
+        if self.rate is not None:
+            return self.label
         return self.label if self.queries is None else f"{self.label} c={self.concurrency}"
+
+    @property
+    def open_loop(self) -> bool:
+        return self.rate is not None
+
+    def median_percentile(self, percentile: float) -> float | None:
+        """The median over repeats of a latency percentile (from their HDR histograms
+        where stored), in ms."""
+        values = [v for v in (r.percentile(percentile) for r in self.repeats)
+                  if v is not None]
+        return statistics.median(values) if values else None
+
+    @property
+    def flags(self) -> list[str]:
+        """Open loop: every repeat's reasons it does not stand for its target rate."""
+        return [f"round {r.round}: {flag}" for r in self.repeats if r.open_loop
+                for flag in r.open_loop.flags]
 
     # TechEmpower's figure for a level: good responses per second; over repeats, the
     # median, with min..max as the spread.
@@ -479,8 +609,16 @@ class Entry:
 
     @property
     def measured_levels(self) -> list[Level]:
-        """The levels that hold at least one repeat, in order."""
-        return [level for level in self.levels if level.repeats]
+        """The closed-loop levels that hold at least one repeat, in order (what is
+        ranked: an open-loop level's throughput is its target, not the server's)."""
+        return [level for level in self.levels if level.repeats and level.rate is None]
+
+    @property
+    def open_levels(self) -> list[Level]:
+        """The open-loop levels (``--rate``) that hold at least one repeat or failure, in
+        order."""
+        return [level for level in self.levels
+                if (level.repeats or level.failures) and level.rate is not None]
 
     def fail(self, phase: str, reason: str, output: str | None = None) -> None:
         self.status, self.phase, self.reason, self.output = "failed", phase, reason, output
@@ -536,6 +674,45 @@ class Ceiling:
 
 
 @dataclass
+class Accuracy:
+    """The Python driver's own latency at one open-loop rate: the driver at ``target_rps``
+    against the canned-response server, whose answers cost next to nothing, so what it
+    measures is what the driver adds to every latency at that rate. ``rate`` is the open
+    level it stands for (``"50%"``, ``"1000"``); a percentage is measured at the highest
+    target it came to in the run."""
+
+    test: str
+    rate: str
+    target_rps: float
+    connections: int
+    status: str = "ok"
+    result: Measurement | None = None
+    reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _KEYS = ("test", "rate", "target_rps", "connections", "status", "result", "reason")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Accuracy:
+        result = raw.get("result")
+        return cls(raw["test"], str(raw["rate"]), float(raw["target_rps"]),
+                   int(raw["connections"]), raw["status"],
+                   None if result is None else Measurement.from_dict(result),
+                   raw.get("reason"), _split(raw, cls._KEYS))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"test": self.test, "rate": self.rate,
+                               "target_rps": self.target_rps,
+                               "connections": self.connections, "status": self.status}
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.result is not None:
+            out["result"] = self.result.to_dict()
+        out.update(self.extra)
+        return out
+
+
+@dataclass
 class Settings:
     """How the run was configured (every field is in every results file so far)."""
 
@@ -578,6 +755,12 @@ class Settings:
         out.update(self.extra)
         out["notes"] = list(self.notes)  # last, as every results file so far has it
         return out
+
+    @property
+    def rates(self) -> list[str]:
+        """``bench run --rate``: the open-loop rates as given (empty: closed loop only)."""
+        value = self.extra.get("rates")
+        return [str(v) for v in value] if isinstance(value, list) else []
 
     @property
     def target(self) -> dict[str, Any] | None:
@@ -624,10 +807,13 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
     path: str = ""
     label: str = ""
+    #: The driver's own latency at each open-loop rate (``driver_accuracy``; none without
+    #: --rate).
+    accuracy: list[Accuracy] = field(default_factory=list)
 
     # ``ranking`` and ``composite`` are derived from the entries: recomputed, not kept.
     _KEYS = ("schema", "created", "asgibench_version", "command", "environment", "settings",
-             "ceiling", "entries", "interrupted", "ranking", "composite")
+             "ceiling", "entries", "interrupted", "ranking", "composite", "driver_accuracy")
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], path: str = "", label: str = "") -> Run:
@@ -637,6 +823,7 @@ class Run:
             [Ceiling.from_dict(c) for c in raw.get("ceiling") or []],
             [Entry.from_dict(e) for e in raw.get("entries") or []],
             bool(raw.get("interrupted")), _split(raw, cls._KEYS), path, label,
+            [Accuracy.from_dict(a) for a in raw.get("driver_accuracy") or []],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -655,6 +842,8 @@ class Run:
             "ranking": {test: [row.stored() for row in ranked] for test, ranked in
                         rows.items()},
             "composite": [row.stored() for row in ranking.composite(rows)],
+            **({"driver_accuracy": [a.to_dict() for a in self.accuracy]}
+               if self.accuracy else {}),
             **self.extra,
         }
 

@@ -8,7 +8,18 @@
    the server in its own process (pinned), wait until it answers, verify every test type,
    then per test type prime, warm up and measure each level; stop it (SIGINT, then
    SIGKILL after a bound). In round 1 the Date-refresh check runs at the end.
-3. Failures never abort the run: a server that does not start, fails verification or
+3. Open loop (``rates``, ``bench run --rate``): after every test type's closed-loop
+   levels in a round (and the Date check), each rate is measured open-loop, starting
+   with the connections of the heaviest closed-loop level: a number is requests per
+   second, a percentage is of the entry's best closed-loop figure in that round. Open
+   loop sends one request per connection, so for a pipelined type (plaintext) the
+   percentage is of a figure of its own: one closed-loop measurement unpipelined at the
+   best level's connections, just before. A failure there (the driver's, or the server
+   crashing) is recorded on the open-loop level (``Level.failures``) and the entry stays
+   ok; after a crash that entry's remaining rates are not measured again. At the end, the
+   driver's own latency at each rate is measured against the canned-response server
+   (``Run.accuracy``).
+4. Failures never abort the run: a server that does not start, fails verification or
    crashes mid-run becomes a ``failed`` entry with the last lines of its output.
 
 With ``--url`` the one server is a :class:`~asgibench.harness.servers.Remote` that is
@@ -22,6 +33,7 @@ not the target's.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import sys
@@ -40,6 +52,7 @@ from asgibench.harness.pinning import PinPlan
 from asgibench.harness.process import ServerProcess, StartFailed, server_env
 from asgibench.harness.progress import NullProgress
 from asgibench.harness.results import (
+    Accuracy,
     Ceiling,
     Check,
     Entry,
@@ -82,6 +95,13 @@ HOST_UNKNOWN = ("the server runs on the server host, whose CPU and memory this v
 #: Packages only the servers use (asgibench's parsers, the peers): with ``--url`` the
 #: versions installed here say nothing of the target, so the environment leaves them out.
 SERVER_PACKAGES = ("httptools", "zttp", "uvicorn", "hypercorn", "granian")
+#: Open loop: the connections a measurement may grow to, rate x this (Little's law at a
+#: latency of 200 ms: a 100 ms stall is absorbed twice over), at least
+#: OPEN_MIN_CONNECTIONS and the level's own. Beyond it the server is overloaded: more
+#: connections would only measure connecting, and exhaust file descriptors; requests
+#: queue instead, counted late (their latency still runs from the scheduled time).
+OPEN_LATENCY_BUDGET_S = 0.2
+OPEN_MIN_CONNECTIONS = 64
 
 
 @dataclass
@@ -119,6 +139,11 @@ class Settings:
     #: ``--server-host``/``--driver-host``: the hosts the servers and drivers run on
     #: (None: this machine).
     hosts: Topology | None = None
+    #: ``--rate``: open-loop rates as given (``"1000"``, ``"50%"``); empty: closed loop.
+    rates: list[str] = field(default_factory=list)
+    arrival: str = "fixed"  # ``--arrival``: fixed intervals or poisson
+    #: The most connections one open-loop measurement may hold (the open-file limit's).
+    max_connections: int = 4096
 
 
 class RemoteServer:
@@ -163,7 +188,10 @@ class Runner:
         self.checkpoint = checkpoint
         self.entries: dict[tuple[str, str, str, str], Entry] = {}
         self.ceiling: list[Ceiling] = []
+        self.accuracy: list[Accuracy] = []
         self._ceiling_rps: dict[tuple[str, int], float] = {}
+        # Entries whose server crashed under open loop: their remaining rates are skipped.
+        self._open_stopped: set[tuple[str, str, str, str]] = set()
         self.interrupted = False
         self.created = environment.now_iso()
         hosts = settings.hosts
@@ -186,6 +214,10 @@ class Runner:
                 else:
                     entry.levels = [self._level(test, level)
                                     for level in self.settings.levels[test.name]]
+                    # Open-loop levels start with the connections of the heaviest
+                    # closed-loop one, unpipelined.
+                    entry.levels += [Level(max(lv.concurrency for lv in entry.levels), 1,
+                                           rate=rate) for rate in self.settings.rates]
                     if isinstance(item, Remote):
                         entry.extra["url"] = item.url
                     else:
@@ -219,7 +251,11 @@ class Runner:
         }
         one_round = len(self.launches) * (_STARTUP_ESTIMATE_S + sum(per_test.values()))
         ceiling = sum(len(s.levels[t.name]) * s.duration for t in s.tests) if s.ceiling else 0
-        return ceiling + s.repeat * one_round
+        opened = len(s.rates) * len(s.tests) * s.duration
+        accuracy = opened if s.ceiling else 0
+        if any(rate.endswith("%") for rate in s.rates):  # pipelined types' reference
+            opened += sum(s.duration for t in s.tests if t.pipeline > 1)
+        return ceiling + accuracy + s.repeat * (one_round + len(self.launches) * opened)
 
     # -- the run -------------------------------------------------------------------------
 
@@ -255,6 +291,8 @@ class Runner:
                         continue
                     self._run_launch(launch, round_no)
                     self._save()
+            if self.settings.rates and self.settings.ceiling and self.launches:
+                self._measure_accuracy()
         except KeyboardInterrupt:
             self.interrupted = True
         finally:
@@ -360,6 +398,76 @@ class Runner:
             server.stop(s.stop_timeout)
             server.close()
 
+    def _open_spec(self, test: TestType, level: Level, target: float,
+                   address: tuple[str, int] | None = None) -> LoadSpec:
+        """An open-loop measurement at ``target`` requests per second: the level's
+        connections first, and under load as many more as ``target`` x
+        OPEN_LATENCY_BUDGET_S keeps busy (at least OPEN_MIN_CONNECTIONS; bounded by the
+        open-file limit)."""
+        s = self.settings
+        spec = self._spec(test, level.concurrency, s.duration, 1, address)
+        spec.rate = target
+        spec.arrival = s.arrival
+        wanted = max(math.ceil(target * OPEN_LATENCY_BUDGET_S), OPEN_MIN_CONNECTIONS)
+        spec.max_connections = max(level.concurrency, min(wanted, s.max_connections))
+        return spec
+
+    def _measure_accuracy(self) -> None:
+        """The driver's own latency at every open-loop rate, against the canned-response
+        server: at a number, that rate; at a percentage, the highest target it came to
+        in the run (the hardest for the driver). A type without a canned answer (a
+        workload) is measured on the json type's."""
+        s = self.settings
+        address = s.ceiling_addr or (s.host, s.port)
+        jobs: list[tuple[TestType, TestType, Level, float]] = []
+        for test in s.tests:
+            probe = test if test.has_ceiling else testtypes.get("json")
+            targets: dict[str, tuple[Level, float]] = {}
+            for entry in self.entries.values():
+                if entry.test != test.name:
+                    continue
+                for level in entry.open_levels:
+                    rates = [r.open_loop.target_rps for r in level.repeats if r.open_loop]
+                    top = max(rates, default=0.0)
+                    if top > targets.get(level.rate or "", (level, 0.0))[1]:
+                        targets[level.rate or ""] = (level, top)
+            jobs += [(test, probe, level, top) for level, top in targets.values()]
+        if not jobs:
+            return
+        argv = [sys.executable, "-m", "asgibench.harness.canned", "--host", address[0],
+                "--port", str(address[1])]
+        server = ServerProcess(argv, self.pins.server)
+        try:
+            self._start(server, jobs[0][1], address)
+        except StartFailed as exc:
+            for test, _, level, top in jobs:
+                self.accuracy.append(Accuracy(test.name, level.rate or "", top,
+                                              level.concurrency, "failed",
+                                              reason=f"canned server: {exc.reason}"))
+            server.close()
+            return
+        try:
+            for test, probe, level, top in jobs:
+                self.progress.step(f"driver accuracy · {test.name} {level.label} "
+                                   f"({top:.0f} req/s)", s.duration)
+                record = Accuracy(test.name, level.rate or "", round(top, 2),
+                                  level.concurrency)
+                if probe is not test:
+                    record.extra["probe"] = probe.name
+                try:
+                    result = self.driver.run(self._open_spec(probe, level, top, address))
+                except DriverError as exc:
+                    record.status, record.reason = "failed", str(exc)
+                else:
+                    record.result = Measurement.from_dict(result.to_dict())
+                    if record.result.open_loop is not None:
+                        record.result.open_loop.flags = record.result.open_loop.judge()
+                self.accuracy.append(record)
+                self.progress.done_step()
+        finally:
+            server.stop(s.stop_timeout)
+            server.close()
+
     def _start(self, server: ServerProcess | RemoteServerProcess, first_test: TestType,
                address: tuple[str, int] | None = None, workers: int = 1) -> float:
         s = self.settings
@@ -454,6 +562,22 @@ class Runner:
             if not self._measure_test(launch, server, test, round_no, tag):
                 return
 
+        self._date_check(launch, server, round_no, runnable, first_date)
+        # Open loop last: a crash under it loses no closed-loop figure and no check.
+        for at, test in enumerate(runnable):
+            if not self._measure_open(launch, server, test, round_no, tag):
+                for other in runnable[at + 1:]:
+                    entry = self._entry(launch, other)
+                    if any(level.rate is not None for level in entry.levels):
+                        entry.extra.setdefault("notes", []).append(
+                            f"round {round_no}: open loop not measured: the server "
+                            f"crashed under {test.name}'s")
+                return
+
+    def _date_check(self, launch: Launch | Remote, server: ServerProcess | RemoteServer,
+                    round_no: int, runnable: list[TestType],
+                    first_date: tuple[TestType, str | None, float] | None) -> None:
+        s = self.settings
         if round_no == 1 and first_date is not None:
             test, date, at = first_date
             self._settle(test, server)
@@ -473,7 +597,7 @@ class Runner:
         """Prime, warm up and measure every level; False if the server died."""
         s = self.settings
         entry = self._entry(launch, test)
-        levels = entry.levels
+        levels = [level for level in entry.levels if level.rate is None]
         # (phase, level, duration, pipelining, index of the level measured or None);
         # TechEmpower primes at 8 connections and warms up at the heaviest level.
         phases: list[tuple[str, Level, float, int, int | None]] = []
@@ -511,7 +635,7 @@ class Runner:
             if index is not None:
                 repeat = self._repeat(result, test, connections, round_no)
                 repeat.resources = sampler.resources(result) if sampler else None
-                entry.levels[index].repeats.append(repeat)
+                levels[index].repeats.append(repeat)
                 if s.pause > 0 and index + 1 < len(levels):
                     time.sleep(s.pause)
             self.progress.done_step()
@@ -538,6 +662,128 @@ class Runner:
                 f"round {round_no}: {len(lost)} of {launch.workers} worker processes "
                 f"(pid {', '.join(map(str, sorted(lost)))}) gone or no longer listening "
                 f"after {kind} {level}")
+
+    def _measure_open(self, launch: Launch | Remote, server: ServerProcess | RemoteServer,
+                      test: TestType, round_no: int, tag: str) -> bool:
+        """The open-loop levels of one round; False if the server died. A failure is the
+        level's (``Level.failures``), never the entry's: its closed-loop figures stand."""
+        s = self.settings
+        entry = self._entry(launch, test)
+        opened = [lv for lv in entry.levels if lv.rate is not None]
+        if not opened or entry.status != "ok" or entry.key in self._open_stopped:
+            return True
+        closed = [lv for lv in entry.levels if lv.rate is None]
+        reference = 0.0
+        if any((lv.rate or "").endswith("%") for lv in opened):
+            outcome = self._open_reference(launch, server, test, closed, round_no, tag)
+            if outcome is None:
+                return self._open_crashed(launch, server, test, opened, round_no,
+                                          "the open-loop reference (unpipelined)")
+            if isinstance(outcome, str):  # the driver failed: only the numbers remain
+                for level in opened:
+                    if (level.rate or "").endswith("%"):
+                        level.failures.append(f"round {round_no}: {outcome}")
+            else:
+                reference = outcome
+        for at, level in enumerate(opened):
+            rate = level.rate or ""
+            if rate.endswith("%"):
+                if reference <= 0:
+                    if not level.failures or not level.failures[-1].startswith(
+                            f"round {round_no}:"):
+                        level.failures.append(f"round {round_no}: no closed-loop figure "
+                                              "to take the percentage of")
+                    continue
+                target = reference * float(rate[:-1]) / 100
+            else:
+                target = float(rate)
+            self.progress.step(f"{tag} · {test.name} · open loop {level.label} "
+                               f"({target:.0f} req/s)", s.duration)
+            self._settle(test, server)
+            try:
+                result = self.driver.run(self._open_spec(test, level, target))
+            except DriverError as exc:
+                if not server.alive():
+                    return self._open_crashed(launch, server, test, opened[at:], round_no)
+                self._open_failed(launch, test, level, round_no, f"load driver failed: {exc}")
+                self.progress.done_step()
+                continue
+            if not server.alive():
+                return self._open_crashed(launch, server, test, opened[at:], round_no)
+            if result.open_loop is None:  # a plug-in driver that ignored the rate
+                self._open_failed(launch, test, level, round_no,
+                                  f"the {self.driver.name} driver returned no open-loop "
+                                  "counts (it measured closed loop)")
+                self.progress.done_step()
+                continue
+            repeat = Repeat.from_dict({**result.to_dict(), "round": round_no,
+                                       "client_bound": False})
+            if repeat.open_loop is not None:
+                if rate.endswith("%"):
+                    repeat.open_loop.percent_of_rps = round(reference, 2)
+                repeat.open_loop.flags = repeat.open_loop.judge()
+                for flag in repeat.open_loop.flags:
+                    self.progress.note(f"[yellow]open loop[/] {launch.label} {test.name} "
+                                       f"{level.label}: {flag}")
+            level.repeats.append(repeat)
+            self.progress.done_step()
+        return True
+
+    def _open_reference(self, launch: Launch | Remote, server: ServerProcess | RemoteServer,
+                        test: TestType, closed: list[Level], round_no: int,
+                        tag: str) -> float | str | None:
+        """What an open-loop percentage is of in this round: the entry's best
+        closed-loop figure, or for a pipelined type (open loop sends one request per
+        connection) a closed-loop measurement unpipelined at the best level's
+        connections. A str: why there is none (the driver failed); None: the server
+        died."""
+        mine = [(r.requests_per_s, level) for level in closed for r in level.repeats
+                if r.round == round_no]
+        if not mine:
+            return 0.0
+        best, level = max(mine, key=lambda pair: pair[0])
+        if test.pipeline <= 1:
+            return best
+        s = self.settings
+        self.progress.step(f"{tag} · {test.name} · open-loop reference {level.label} "
+                           "unpipelined", s.duration)
+        self._settle(test, server)
+        try:
+            result = self.driver.run(self._spec(test, level.concurrency, s.duration, 1))
+        except DriverError as exc:
+            if not server.alive():
+                return None  # _open_crashed ends the step
+            self.progress.done_step()
+            return f"its unpipelined reference failed: load driver failed: {exc}"
+        if not server.alive():
+            return None
+        self.progress.done_step()
+        return result.requests_per_s
+
+    def _open_failed(self, launch: Launch | Remote, test: TestType, level: Level,
+                     round_no: int, reason: str) -> None:
+        level.failures.append(f"round {round_no}: {reason}")
+        self.progress.note(f"[red]open loop failed[/] {launch.label} {test.name} "
+                           f"{level.label}: {reason}")
+
+    def _open_crashed(self, launch: Launch | Remote, server: ServerProcess | RemoteServer,
+                      test: TestType, levels: list[Level], round_no: int,
+                      during: str | None = None) -> bool:
+        """The server died under open loop: the level it died at records it, the entry's
+        remaining rates are not measured (this round or later ones); the entry stays
+        ok. False: this round of this server is over."""
+        what = f"{launch.url} stopped accepting connections" if isinstance(launch, Remote) \
+            else f"server exited with status {server.returncode}"
+        first = levels[0]
+        where = during or f"open loop {first.label}"
+        reason = f"{what} during {test.name} {where}"
+        first.failures.append(f"round {round_no}: {reason}")
+        for level in levels[1:]:
+            level.failures.append(f"round {round_no}: not measured: {reason}")
+        self._open_stopped.add(self._entry(launch, test).key)
+        self.progress.note(f"[red]crashed under open loop[/] {launch.label}: {reason}")
+        self.progress.done_step()
+        return False
 
     def _settle(self, test: TestType, server: AnyServer) -> float:
         """Wait until the server answers a fresh request quickly; return seconds waited."""
@@ -618,10 +864,13 @@ class Runner:
             app=s.app, app_delay_ms=max(delay, 0.0), pinning=pins,
             notes=list(s.notes), extra={"client_bound_fraction": CLIENT_BOUND_FRACTION,
                                         **target, **self._workload_extra(),
+                                        **({"rates": list(s.rates), "arrival": s.arrival}
+                                           if s.rates else {}),
                                         **({"ws": list(s.ws)} if s.ws else {}),
                                         **({"workers": list(s.workers)}
                                            if s.workers != [1] else {}),
                                         **self._database_extra()},
         )
         return Run(self.created, __version__, self.command, env, settings, self.ceiling,
-                   list(self.entries.values()), self.interrupted or partial)
+                   list(self.entries.values()), self.interrupted or partial,
+                   accuracy=self.accuracy)

@@ -32,7 +32,8 @@ def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None,
     return out
 
 
-_LATENCY = _obj({key: _NUM for key in ("p50", "p75", "p90", "p99", "max", "mean", "stdev")})
+_LATENCY = _obj({key: _NUM for key in ("p50", "p75", "p90", "p99", "max", "mean", "stdev")},
+               {"p99.9": _NUM})
 _ERRORS = _obj({key: _INT for key in ("connect", "read", "write", "timeout")})
 _MEASUREMENT = _obj(
     {
@@ -44,7 +45,18 @@ _MEASUREMENT = _obj(
         "non_2xx": _INT,
         "bad_body": _INT,
         "checked": _INT,
-    }
+    },
+    {
+        # The latencies as an encoded HDR histogram, microseconds (the Python driver).
+        "histogram": _STR,
+        # bench run --rate: how the open-loop measurement kept its schedule.
+        "open_loop": _obj(
+            {"target_rps": _NUM, "scheduled": _INT, "sent": _INT, "late": _INT,
+             "dropped": _INT, "flags": {"type": "array", "items": _STR}},
+            {"arrival": {"enum": ["fixed", "poisson"]}, "sent_per_s": _NUM,
+             "connections": _INT, "late_after_ms": _NUM, "percent_of_rps": _NUM},
+        ),
+    },
 )
 _NUM_OR_NULL = {"type": ["number", "null"]}
 _INT_OR_NULL = {"type": ["integer", "null"], "minimum": 0}
@@ -147,12 +159,25 @@ SCHEMA: dict[str, Any] = {
                 # therefore not known about it.
                 "target": _obj({"url": _STR, "server": _STR},
                                {"unknown": {"type": "array", "items": _STR}}),
+                # bench run --rate, --arrival: the open-loop rates as given.
+                "rates": {"type": "array", "items": _STR},
+                "arrival": {"enum": ["fixed", "poisson"]},
             },
         ),
         "ceiling": {
             "type": "array",
             "items": _obj(
                 {"test": _STR, "concurrency": _INT, "pipeline": _INT,
+                 "status": {"enum": ["ok", "failed"]}},
+                {"result": {"$ref": "#/$defs/measurement"}, "reason": _STR},
+            ),
+        },
+        # bench run --rate: the driver's own latency at each open-loop rate, against the
+        # canned-response server.
+        "driver_accuracy": {
+            "type": "array",
+            "items": _obj(
+                {"test": _STR, "rate": _STR, "target_rps": _NUM, "connections": _INT,
                  "status": {"enum": ["ok", "failed"]}},
                 {"result": {"$ref": "#/$defs/measurement"}, "reason": _STR},
             ),
@@ -181,7 +206,9 @@ SCHEMA: dict[str, Any] = {
                         "items": _obj({"concurrency": _INT, "pipeline": _INT,
                                        "repeats": {"type": "array",
                                                    "items": {"$ref": "#/$defs/repeat"}}},
-                                      {"queries": {"type": "integer", "minimum": 1}}),
+                                      {"queries": {"type": "integer", "minimum": 1},
+                                       "rate": _STR,
+                                       "failures": {"type": "array", "items": _STR}}),
                     },
                 },
                 # bench run --workers: the server's worker processes (absent: unknown).

@@ -11,6 +11,10 @@ Per test type:
 * ``<test>-latency`` -- latency percentile curves (p50, p75, p90, p99, p99.9 when recorded,
   max) at each configuration's ranked level, log scale;
 
+* ``<test>-latency-load`` -- open loop (``bench run --rate``): p50, p99 and p99.9 latency
+  (from the scheduled time) against the achieved rate, one line per configuration; only
+  when the run measured open-loop levels;
+
 and per server and test type with 2+ loop/parser cells, ``<test>-<server>-matrix``: the
 loop x parser heat map, each cell's requests/s and its gain over the asyncio loop.
 
@@ -654,6 +658,66 @@ def latency_chart(report: Report, test: str) -> Figure:
     return _finish(fig, title, _footnote(report, note), _line_plot_height(len(handles)), legend)
 
 
+#: The open-loop percentiles drawn, each with its line style.
+LOAD_PERCENTILES = (("p50", "-"), ("p99", "--"), ("p99.9", ":"))
+
+
+def latency_load_chart(report: Report, test: str) -> Figure:
+    """Open loop: latency percentiles against the achieved rate, one colour per
+    configuration, one line style per percentile; a flagged point (not sent on schedule
+    in some round) is drawn hollow."""
+    from matplotlib.lines import Line2D
+
+    rows = [row for row in report.open_loop if row.test == test]
+    configs: dict[str, list[Any]] = {}
+    for row in rows:
+        name = f"{row.server} · {row.loop}/{row.parser}"
+        if report.multi_run and row.run:
+            name += f" [{row.run}]"
+        configs.setdefault(name, []).append(row)
+    fig = _figure(1.0)
+    ax, slot = _plot_axes(fig, bool(rows))
+    handles: list[Any] = []
+    flagged = False
+    for index, (name, points) in enumerate(configs.items()):
+        colour = PALETTE[index % len(PALETTE)]
+        marker = MARKERS[index % len(MARKERS)]
+        points = sorted(points, key=lambda r: r.achieved_rps)
+        for key, linestyle in LOAD_PERCENTILES:
+            pts = [(r.achieved_rps, r.latency_ms.get(key), bool(r.flags)) for r in points]
+            pts = [(x, y, f) for x, y, f in pts if y]
+            if not pts:
+                continue
+            ax.plot([x for x, _, _ in pts], [y for _, y, _ in pts], color=colour,
+                    linestyle=linestyle, linewidth=1.4)
+            for x, y, bad in pts:
+                flagged = flagged or bad
+                ax.plot([x], [y], marker=marker, markersize=5, color=colour,
+                        markerfacecolor="white" if bad else colour, linestyle="none")
+        handles.append(Line2D([], [], color=colour, marker=marker, label=name))
+    handles += [Line2D([], [], color="0.3", linestyle=style, label=key)
+                for key, style in LOAD_PERCENTILES]
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(_ms_formatter())
+    ax.yaxis.set_minor_formatter(_ms_formatter(minor=True))
+    ax.xaxis.set_major_formatter(_thousands())
+    ax.set_xlabel("achieved requests/s (open loop)")
+    ax.set_ylabel("latency (ms, log scale)")  # from the scheduled time: the note says
+    legend = None
+    if slot is not None and handles:
+        legend = _legend(fig, slot, handles, [h.get_label() for h in handles])
+    if not rows:
+        _no_data(ax, "no open-loop level was measured")
+    arrival = "; ".join(sorted({f"rates {', '.join(dict.fromkeys(r.label for r in rows))}"}))
+    note = ("open loop: requests sent on a schedule that does not wait for responses, each "
+            "latency from its scheduled time (no coordinated omission); percentiles over "
+            f"every round's requests (HDR histograms merged); {arrival}"
+            + ("; hollow points: not sent on schedule in a round (over 1% late or dropped)"
+               if flagged else ""))
+    title = f"{test}: latency against load (p50, p99, p99.9), lower is better"
+    return _finish(fig, title, _footnote(report, note), _line_plot_height(len(handles)), legend)
+
+
 def matrix_chart(report: Report, matrix: Matrix) -> Figure:
     import matplotlib
     import numpy as np
@@ -754,6 +818,8 @@ def _figures(report: Report, notice: Callable[[str], None]) -> Iterator[tuple[st
         else:
             notice(f"{slug(test)}-concurrency skipped: {reason}")
         yield f"{slug(test)}-latency", latency_chart(report, test)
+        if any(row.test == test for row in report.open_loop):
+            yield f"{slug(test)}-latency-load", latency_load_chart(report, test)
     for matrix in report.matrices:
         name = f"{slug(matrix.test)}-{slug(matrix.server)}"
         if report.multi_run and matrix.run:

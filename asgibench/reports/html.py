@@ -22,7 +22,7 @@ from html import escape
 from typing import Any
 
 from asgibench.harness import testtypes
-from asgibench.reports import fmt
+from asgibench.reports import fmt, openloop
 from asgibench.reports.model import (
     MEMBER_COLUMNS,
     REFERENCE_LOOP,
@@ -137,6 +137,7 @@ class _Charts:
                 "ranking": charts.ranking_chart,
                 "concurrency": charts.concurrency_chart,
                 "latency": charts.latency_chart,
+                "latency-load": charts.latency_load_chart,
                 "matrix": charts.matrix_chart,
             }[kind]
             fig = make(report, *args)
@@ -237,6 +238,69 @@ def ranking_table(report: Report, test: str, group: Group | None = None) -> str:
     return "".join(out)
 
 
+def open_loop_table(report: Report, test: str) -> str:
+    """Open loop (``bench run --rate``) for ``test``: each entry's rates, target and
+    achieved, the percentiles over every round's requests, late and dropped sends; the
+    flags and failures under it; then the driver's own latency at each rate."""
+    rows = [row for row in report.open_loop if row.test == test]
+    accuracy = [acc for acc in report.accuracy if acc.test == test]
+    if not rows and not accuracy:
+        return ""
+    shown = [key for key, _ in openloop.SHOWN]
+    out = ["<h3>Open loop</h3>",
+           '<p class="sub">requests sent on a schedule that does not wait for responses; '
+           "each latency from the request's scheduled time (no coordinated omission); "
+           "⚠: not sent on schedule (more than 1% late or dropped) or a round failed</p>"]
+    if rows:
+        heads = [("server", ""), ("loop", ""), ("parser", ""), ("rate", ""),
+                 ("target req/s", "num"), ("req/s", "num"), *((k, "num") for k in shown),
+                 ("late", "num"), ("dropped", "num"), ("errors", "num")]
+        out.append(f'<table class="open-loop" data-test="{_e(test)}"><thead><tr>')
+        out += [f'<th class="{cls}">{_e(name)}</th>' for name, cls in heads]
+        out.append("</tr></thead><tbody>")
+        for row in rows:
+            server = row.server + (f" [{row.run}]" if report.multi_run and row.run else "")
+            out.append(f'<tr data-run="{_e(row.run)}" data-rate="{_e(row.rate)}">'
+                       f"<td>{_e(server)}</td><td>{_e(row.loop)}</td>"
+                       f"<td>{_e(row.parser)}</td>"
+                       f"<td>{_e(row.label + (' ⚠' if row.notes else ''))}</td>")
+            out.append(_num_td(fmt.rps(row.target_rps), round(row.target_rps, 3),
+                               "num target"))
+            out.append(_num_td(fmt.rps(row.achieved_rps), round(row.achieved_rps, 3),
+                               "num rps"))
+            out += [_num_td(fmt.ms(row.latency_ms.get(k)), row.latency_ms.get(k),
+                            f"num {k.replace('.', '_')}") for k in shown]
+            out += [_num_td(str(v), v, f"num {name}") for name, v in
+                    (("late", row.late), ("dropped", row.dropped), ("errors", row.errors))]
+            out.append("</tr>")
+        out.append("</tbody></table>")
+        notes = [f"{row.config} {row.label}: {note}" for row in rows for note in row.notes]
+        if notes:
+            out.append('<ul class="open-loop-notes">'
+                       + "".join(f"<li>⚠ {_e(n)}</li>" for n in notes) + "</ul>")
+    if accuracy:
+        out.append('<p class="sub">driver accuracy: its own latency at each rate, against '
+                   "the canned-response server</p>")
+        out.append(f'<table class="accuracy" data-test="{_e(test)}"><thead><tr>'
+                   "<th>rate</th><th class=\"num\">req/s</th>"
+                   + "".join(f'<th class="num">{_e(k)}</th>' for k in shown)
+                   + "<th>status</th></tr></thead><tbody>")
+        for acc in accuracy:
+            status = acc.status if acc.status != "ok" else \
+                ("not sent on schedule" if acc.flags else "ok")
+            if acc.reason:
+                status += f": {acc.reason}"
+            out.append(f'<tr data-rate="{_e(acc.rate)}"><td>{_e(acc.label)}</td>'
+                       + _num_td(fmt.rps(acc.target_rps), round(acc.target_rps, 3),
+                                 "num target")
+                       + "".join(_num_td(fmt.ms(acc.latency_ms.get(k)),
+                                         acc.latency_ms.get(k),
+                                         f"num {k.replace('.', '_')}") for k in shown)
+                       + f"<td>{_e(status)}</td></tr>")
+        out.append("</tbody></table>")
+    return "".join(out)
+
+
 def _excluded(report: Report, test: str, group: Group) -> str:
     items = [x for x in report.excluded.get(test, []) if x.run == group.label]
     if not items:
@@ -331,18 +395,25 @@ def _test_panel(report: Report, test: str, figs: _Charts) -> str:
     absent = [g.label for g in report.groups if test not in g.levels]
     if absent:
         out.append(f'<p class="note">Not measured in {_e(", ".join(absent))}.</p>')
-    if figs.enabled and report.rankings.get(test):
+    out.append(open_loop_table(report, test))
+    opened = any(row.test == test for row in report.open_loop)
+    if figs.enabled and (report.rankings.get(test) or opened):
         out.append("<h3>Charts</h3>")
         for group in groups:
             section = report.section(group)
-            if not section.rankings.get(test):
+            ranked = bool(section.rankings.get(test))
+            load = any(row.test == test for row in section.open_loop)
+            if not ranked and not load:
                 continue
             if report.multi_run:
                 out.append(f"<h4>{_e(group.title())}</h4>")
             out.append('<div class="charts">')
-            out.append(figs.figure("ranking", section, test))
-            out.append(figs.figure("concurrency", section, test))
-            out.append(figs.figure("latency", section, test))
+            if ranked:
+                out.append(figs.figure("ranking", section, test))
+                out.append(figs.figure("concurrency", section, test))
+                out.append(figs.figure("latency", section, test))
+            if load:
+                out.append(figs.figure("latency-load", section, test))
             out.append("</div>")
     matrices = [m for m in report.matrices if m.test == test]
     if matrices:

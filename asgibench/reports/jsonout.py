@@ -2,12 +2,15 @@
 
 The same content as the Markdown and HTML reports, for tools: the runs' environment
 facts and flags, each test type's ranking (with the run label of every row), the
-entries left out of it and why, the composite with its weights, and the loop x parser
-matrices. Numbers are rounded as in the results file; nothing is formatted.
+entries left out of it and why, the composite with its weights, the loop x parser
+matrices, and open loop (``bench run --rate``: each entry's rates with the percentiles
+over every round's requests, flags and failures; the driver's own latency at each rate).
+Numbers are rounded as in the results file; nothing is formatted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -37,6 +40,8 @@ def to_dict(report: Report) -> dict[str, Any]:
         "matrices": [matrix.to_dict() for matrix in report.matrices],
         # A row's driver_saturated: its driver_utilisation reached this share.
         "driver_saturated_at": DRIVER_SATURATED,
+        "open_loop": [dataclasses.asdict(row) for row in report.open_loop],
+        "driver_accuracy": [dataclasses.asdict(row) for row in report.accuracy],
     }
 
 

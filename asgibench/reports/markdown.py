@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from asgibench.harness import testtypes
-from asgibench.reports import fmt
+from asgibench.reports import fmt, openloop
 from asgibench.reports.model import MEMBER_COLUMNS, Group, Matrix, RankRow, Report
 
 BAR_WIDTH = 16
@@ -216,6 +216,52 @@ def environment(report: Report) -> list[str]:
     return out
 
 
+def open_loop_lines(report: Report) -> list[str]:
+    """Open loop (``bench run --rate``): per test, each entry's rates with target and
+    achieved rates, percentiles from the merged HDR histograms, late and dropped sends;
+    then the driver's own latency at each rate."""
+    if not report.open_loop and not report.accuracy:
+        return []
+    out = ["## Open loop", "",
+           "Requests sent on a schedule that does not wait for responses; each latency "
+           "from the request's scheduled time (no coordinated omission). ⚠: the driver "
+           "did not keep its schedule (more than 1% late or dropped), or a round failed; "
+           "the reasons are under the table.", ""]
+    for test in dict.fromkeys(row.test for row in report.open_loop):
+        rows = [
+            [
+                row.server + (f" [{row.run}]" if report.multi_run and row.run else ""),
+                row.loop,
+                row.parser,
+                row.label + (" ⚠" if row.notes else ""),
+                fmt.rps(row.target_rps),
+                fmt.rps(row.achieved_rps),
+                *(fmt.ms(row.latency_ms.get(key)) for key, _ in openloop.SHOWN),
+                row.late,
+                row.dropped,
+            ]
+            for row in report.open_loop if row.test == test
+        ]
+        out += [f"### {test}", ""]
+        out += table(["server", "loop", "parser", "rate", "target req/s", "req/s",
+                      *(key for key, _ in openloop.SHOWN), "late", "dropped"], rows,
+                     ["l", "l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "r"])
+        out.append("")
+        notes = [f"- ⚠ {row.config} {row.label}: {note}" for row in report.open_loop
+                 if row.test == test for note in row.notes]
+        out += [*notes, ""] if notes else []
+    if report.accuracy:
+        out += ["Driver accuracy: its own latency at each rate, against the canned-response "
+                "server.", ""]
+        rows = [[acc.test, acc.label + (" ⚠" if acc.flags else ""), fmt.rps(acc.target_rps),
+                 *(fmt.ms(acc.latency_ms.get(key)) if acc.status == "ok" else "failed"
+                   for key, _ in openloop.SHOWN)] for acc in report.accuracy]
+        out += table(["test", "rate", "req/s", *(key for key, _ in openloop.SHOWN)], rows,
+                     ["l", "l", "r", "r", "r", "r", "r"])
+        out.append("")
+    return out
+
+
 def render(report: Report) -> str:
     out = header(report)
     note = report.resources_note()
@@ -296,6 +342,8 @@ def render(report: Report) -> str:
                 ["r", "l", "l", "l", "r", *(["r"] * len(tests)), "l"],
             )
             out.append("")
+
+    out += open_loop_lines(report)
 
     if report.matrices:
         out += ["## Loop x parser", ""]

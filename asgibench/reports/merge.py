@@ -24,6 +24,7 @@ settings), and :func:`combine` pools each group as :func:`merge` does, without i
 from __future__ import annotations
 
 import copy
+import json
 import statistics
 from collections.abc import Sequence
 from typing import Any
@@ -90,6 +91,7 @@ def _merge_entry(merged: Entry, entry: Entry) -> None:
             by_key[level.key] = level
         else:
             target.repeats.extend(level.repeats)
+            target.failures.extend(level.failures)
 
 
 def _merge_ceiling(target: Ceiling, record: Ceiling, rounds: list[int]) -> None:
@@ -178,6 +180,10 @@ def combine(runs: Sequence[Run], label: str = "merged") -> Run:
         any(run.interrupted for run in runs),
         copy.deepcopy(first.extra),
         label=label,
+        # The driver's accuracy records of every run, as measured (each at its target);
+        # a file merged with itself keeps one of each.
+        accuracy=list({json.dumps(a.to_dict(), sort_keys=True): copy.deepcopy(a)
+                       for run in runs for a in run.accuracy}.values()),
     )
 
 

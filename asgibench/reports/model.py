@@ -46,7 +46,7 @@ from typing import Any
 from asgibench.harness import ranking, testtypes
 from asgibench.harness.ranking import CompositeRow, RankRow
 from asgibench.harness.results import Entry, Run, Settings
-from asgibench.reports import fmt, merge
+from asgibench.reports import fmt, merge, openloop
 from asgibench.reports.load import all_tests
 
 #: The loop every matrix measures gains against (the stdlib's default loop).
@@ -253,6 +253,10 @@ class Report:
     #: (group, server, loop, parser, test) -> how many runs measured that row's level
     row_runs: dict[tuple[str, str, str, str, str], int] = field(default_factory=dict)
     differences: list[str] = field(default_factory=list)  # what sets the groups apart
+    #: Open loop (bench run --rate): every entry's rates, group after group (``run``
+    #: names the group when there are several), and the driver's own latency at each.
+    open_loop: list[openloop.OpenRow] = field(default_factory=list)
+    accuracy: list[openloop.AccuracyRow] = field(default_factory=list)
 
     @property
     def multi_run(self) -> bool:
@@ -363,6 +367,8 @@ class Report:
             levels=group.levels,
             ceiling_rps={k: v for k, v in self.ceiling_rps.items() if k[0] == label},
             row_runs={k: v for k, v in self.row_runs.items() if k[0] == label},
+            open_loop=[row for row in self.open_loop if row.run == label],
+            accuracy=[row for row in self.accuracy if row.run == label],
         )
 
     def footnote(self) -> str:
@@ -922,6 +928,8 @@ def build(runs: Sequence[Run]) -> Report:
     row_runs: dict[tuple[str, str, str, str, str], int] = {}
     ceiling_rps: dict[tuple[str, str, int], float] = {}
     group_of: dict[str, str] = {}
+    open_rows: list[openloop.OpenRow] = []
+    accuracy: list[openloop.AccuracyRow] = []
     for index, members in enumerate(pools):
         label = _group_label(index) if several else ""
         # One run is ranked as it is, so a single file reports exactly what bench run
@@ -937,6 +945,12 @@ def build(runs: Sequence[Run]) -> Report:
         mats += matrices(label, run, g_ranked, g_excluded)
         row_runs.update(_runs_per_row(label, members, g_ranked))
         groups.append((_group(label, run, members), run))
+        for row in openloop.rows(run):
+            row.run = label
+            open_rows.append(row)
+        for acc in openloop.accuracy_rows(run):
+            acc.run = label
+            accuracy.append(acc)
         group_of.update((member.label, label) for member in members)
         for test in run.tests:
             for c in run.settings.levels.get(test, []):
@@ -981,4 +995,6 @@ def build(runs: Sequence[Run]) -> Report:
         ceiling_rps=ceiling_rps,
         row_runs=row_runs,
         differences=differences,
+        open_loop=open_rows,
+        accuracy=accuracy,
     )

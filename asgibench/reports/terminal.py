@@ -3,7 +3,8 @@
 Per test type: rank, server, loop, parser, best requests/s with its ± spread over
 repeats, % of the best, p99 latency, errors, and flags (client-bound; ≈ = tied with the
 next row within the spread). Then the composite score (2+ test types), the driver's
-ceiling, failed combinations with their reason, and unsupported ones grouped by reason.
+ceiling, the open-loop levels (``--rate``) with the driver's own latency at each
+rate, failed combinations with their reason, and unsupported ones grouped by reason.
 The tables are recomputed from the entries with the one ranking every report uses
 (:mod:`asgibench.harness.ranking`), so an old file prints with today's rules and agrees
 with ``bench report``; figures are formatted by :mod:`asgibench.reports.fmt`, as there.
@@ -20,7 +21,7 @@ from rich.table import Table
 
 from asgibench.harness import ranking, testtypes
 from asgibench.harness.results import Entry, Run
-from asgibench.reports import fmt
+from asgibench.reports import fmt, openloop
 
 
 def render(run: Run, console: Console) -> None:
@@ -114,6 +115,7 @@ def render(run: Run, console: Console) -> None:
                       f"weight: {weights}; {source})", soft_wrap=True)
         console.print(table)
     _ceiling(run, console)
+    _open_loop(run, console)
     _failures(run.entries, console)
     _unsupported(run.entries, console)
     for note in settings.notes:
@@ -133,6 +135,50 @@ def _ceiling(run: Run, console: Console) -> None:
         console.print()
         console.print("[bold]driver ceiling[/] (canned-response server; within 20% of it = "
                       "client-bound): " + "; ".join(parts), soft_wrap=True)
+
+
+def _open_loop(run: Run, console: Console) -> None:
+    """Open loop: per entry and rate, target and achieved rates, the latency percentiles
+    (from the merged HDR histograms) and late/dropped sends; then the driver's own
+    latency at each rate."""
+    found = openloop.rows(run)
+    if not found:
+        return
+    arrival = run.settings.extra.get("arrival") or "fixed"
+    for test in dict.fromkeys(row.test for row in found):
+        table = Table(title=f"{test} · open loop, {arrival} arrivals, latency from the "
+                            "scheduled time", title_justify="left", title_style="bold",
+                      box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True,
+                      pad_edge=False)
+        for name in ("server", "loop", "parser", "rate", "target", "req/s",
+                     *(key for key, _ in openloop.SHOWN), "late", "dropped", "errors"):
+            table.add_column(name, justify="left" if name in ("server", "loop", "parser",
+                                                              "rate") else "right",
+                             no_wrap=True)
+        for row in [r for r in found if r.test == test]:
+            table.add_row(row.server, row.loop, row.parser,
+                          row.label + (" [yellow]![/]" if row.notes else ""),
+                          fmt.rps(row.target_rps), fmt.rps(row.achieved_rps),
+                          *(fmt.ms(row.latency_ms.get(key)) for key, _ in openloop.SHOWN),
+                          str(row.late), str(row.dropped), str(row.errors))
+        console.print()
+        console.print(table)
+    for row in found:
+        for note in row.notes:
+            console.print(f"  [yellow]![/] {row.test} {row.config} {row.label}: {note}",
+                          soft_wrap=True, highlight=False)
+    parts = []
+    for acc in openloop.accuracy_rows(run):
+        label = f"{acc.test} {acc.label} ({fmt.rps(acc.target_rps)} req/s)"
+        if acc.status != "ok":
+            parts.append(f"{label}: failed ({acc.reason or ''})")
+        else:
+            parts.append(f"{label}: p50 {fmt.ms(acc.latency_ms.get('p50'))}, p99 "
+                         f"{fmt.ms(acc.latency_ms.get('p99'))}"
+                         + (" [yellow](not sent on schedule)[/]" if acc.flags else ""))
+    if parts:
+        console.print("[bold]driver accuracy[/] (its own latency at each rate, against the "
+                      "canned-response server): " + "; ".join(parts), soft_wrap=True)
 
 
 def _failures(entries: list[Entry], console: Console) -> None:

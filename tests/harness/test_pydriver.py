@@ -7,13 +7,7 @@ from typing import Any
 import pytest
 
 from asgibench.errors import BenchError
-from asgibench.harness.drivers import (
-    LoadSpec,
-    bucket_us,
-    get_driver,
-    histogram_stats,
-    merge_histograms,
-)
+from asgibench.harness.drivers import LoadSpec, get_driver
 from asgibench.harness.drivers.pydriver import PythonDriver
 from asgibench.harness.drivers.pyworker import _parse_unsized
 
@@ -71,18 +65,6 @@ def test_chunked_framing() -> None:
     no_length = b"HTTP/1.1 204 No Content\r\n\r\n"
     assert _parse_unsized(no_length, 0, no_length.find(b"\r\n\r\n"), len(no_length)) == \
         (b"", len(no_length))
-
-
-def test_histograms() -> None:
-    assert bucket_us(100) == 100
-    assert bucket_us(1000) <= 1000 and 1000 - bucket_us(1000) <= 1000 * 0.004
-    assert bucket_us(123_456_789) <= 123_456_789
-    hist = merge_histograms([{"1000": 50}, {1000: 40, 5000: 9, 20000: 1}])
-    assert hist == {1000: 90, 5000: 9, 20000: 1}
-    stats = histogram_stats(hist)
-    assert stats["p50"] == 1.0 and stats["p90"] == 1.0 and stats["p99"] == 5.0
-    assert stats["max"] == 20.0
-    assert histogram_stats({})["p99"] == 0.0
 
 
 def test_driver_selection(monkeypatch: pytest.MonkeyPatch) -> None:

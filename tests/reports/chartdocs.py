@@ -26,6 +26,8 @@ PARSERS = ("httptools", "h11", "zttp")
 #: reference run does (the concurrency chart has nothing to draw there).
 LEVELS = {"json": [16, 64, 256, 1024], "plaintext": [256]}
 SIZES = (1, 5, 30)
+#: How many configurations are also measured open loop (--rate 50%,90%).
+OPEN_LOOP_CONFIGS = 5
 
 
 def configurations(count: int) -> list[tuple[str, str, str]]:
@@ -52,6 +54,15 @@ def document(
         for test in levels:
             pipeline = 16 if test == "plaintext" else 1
             by_level = {c: base * (pipeline**0.5) * (1 - 0.5 ** (1 + c / 64)) for c in levels[test]}
+            levels_out = reportdocs._levels(test, by_level, pipeline, repeats, 1.0)
+            # open loop at 50% and 90% on the first configurations (the latency-load
+            # chart: a line per entry, as a comparison of a few servers draws it)
+            if test == "json" and index < OPEN_LOOP_CONFIGS:
+                best = max(by_level.values())
+                for rate, share, p99 in (("50%", 0.5, 4.0), ("90%", 0.9, 30.0 + index)):
+                    repeat = reportdocs._open_repeat(best * share, 1.0 + index / 10, p99, 0, 1)
+                    levels_out.append({"concurrency": max(levels[test]), "rate": rate,
+                                       "pipeline": 1, "repeats": [repeat]})
             entries.append(
                 reportdocs.entry(
                     server,
@@ -59,7 +70,7 @@ def document(
                     parser,
                     test,
                     verification=reportdocs._verification(),
-                    levels=reportdocs._levels(test, by_level, pipeline, repeats, 1.0),
+                    levels=levels_out,
                 )
             )
     doc["entries"] = entries

@@ -169,6 +169,69 @@ def document(*, scale: float = 1.0, repeats: int = 3, ceiling: bool = True,
     return doc
 
 
+#: Open loop: (server, loop, parser) of the json entries measured at each rate, and the
+#: fixture's figures per rate: (target req/s, p50 ms, p99 ms, late).
+OPEN_CONFIGS = (("asgibench", "uvloop", "httptools"), ("asgibench", "asyncio", "h11"))
+OPEN_RATES = {"50%": (7500.0, 0.8, 4.0, 0), "90%": (13500.0, 2.0, 40.0, 300)}
+
+
+def _open_repeat(target: float, p50: float, p99: float, late: int,
+                 round_no: int) -> dict[str, Any]:
+    """An open-loop repeat with its HDR histogram: 98% of the requests at ``p50``, 2% at
+    ``p99`` (so p99 reads ``p99``)."""
+    from asgibench.harness import latency
+
+    requests = round(target * 1.5)
+    tail = requests // 50
+    hist = latency.from_counts({int(p50 * 1000): requests - tail, int(p99 * 1000): tail})
+    counts = {"target_rps": target, "arrival": "fixed", "sent_per_s": target,
+              "scheduled": requests, "sent": requests, "late": late, "dropped": 0,
+              "connections": 64, "late_after_ms": 10.0, "percent_of_rps": target * 2,
+              "flags": []}
+    counts["flags"] = results.OpenLoop.from_dict(counts).judge()
+    out = _measurement(target, p50, round_no=round_no)
+    out.update(latency_ms=latency.stats_ms(hist), histogram=latency.encode(hist),
+               open_loop=counts)
+    return out
+
+
+def open_loop_document() -> dict[str, Any]:
+    """:func:`document` (one repeat) with ``--rate 50%,90%`` measured on OPEN_CONFIGS' json
+    entries (at 90% one is flagged: late sends), one rate failed on a crash in the second
+    of them, and the driver's accuracy at each rate."""
+    doc = document(repeats=1, extras=False)
+    doc["settings"]["rates"] = list(OPEN_RATES)
+    doc["settings"]["arrival"] = "fixed"
+    for item in doc["entries"]:
+        config = (item["server"], item["loop"], item["parser"])
+        if item["test"] != "json" or config not in OPEN_CONFIGS:
+            continue
+        slower = OPEN_CONFIGS.index(config)
+        for rate, (target, p50, p99, late) in OPEN_RATES.items():
+            level: dict[str, Any] = {"concurrency": 64, "rate": rate, "pipeline": 1,
+                                     "repeats": []}
+            if slower and rate == "90%":
+                level["failures"] = ["round 1: server exited with status 3 during json "
+                                     "open loop r=90%"]
+            else:
+                level["repeats"] = [_open_repeat(target / (1 + slower), p50 * (1 + slower),
+                                                 p99 * (1 + slower), late, 1)]
+            item["levels"].append(level)
+    accuracy = []
+    for rate, (target, _, _, _) in OPEN_RATES.items():
+        result = _open_repeat(target, 0.2, 0.9, 0, 1)
+        for key in ("round", "client_bound"):
+            result.pop(key)
+        accuracy.append({"test": "json", "rate": rate, "target_rps": target,
+                         "connections": 64, "status": "ok", "result": result})
+    doc["driver_accuracy"] = accuracy
+    doc.pop("ranking", None)
+    doc.pop("composite", None)
+    doc = results.Run.from_dict(doc).to_dict()
+    schema.validate(doc)
+    return doc
+
+
 def write(doc: dict[str, Any], path: Path) -> Path:
     path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return path

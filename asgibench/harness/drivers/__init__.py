@@ -10,9 +10,7 @@ when it is on PATH, else the Python driver.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,6 +50,14 @@ class LoadSpec:
     websocket: bool = False
     message_size: int = 0
     storm: bool = False
+    #: Open loop (the Python driver only): ``rate`` requests per second in total, sent on
+    #: a schedule that does not wait for responses (``arrival``: ``fixed`` intervals or
+    #: ``poisson``), each latency measured from its scheduled time. ``connections`` are
+    #: opened first; more are opened under load, up to ``max_connections``, when every
+    #: one is busy. 0: closed loop.
+    rate: float = 0.0
+    arrival: str = "fixed"
+    max_connections: int = 0
 
     @property
     def url(self) -> str:
@@ -101,10 +107,13 @@ class LoadResult:
     bad_body: int = 0  # 2xx responses whose body failed the test type's check
     checked: int = 0  # responses whose body was checked (all, or wrk's sample)
     usage: DriverUsage | None = None  # the driver's own CPU (None: not measured)
-    #: The latency histogram ({microseconds: count}) where the driver records one (the
-    #: Python driver; wrk gives percentiles only): results from several driver hosts
-    #: merge exactly through it. Not written to results files.
-    histogram: dict[int, int] | None = field(default=None, repr=False, compare=False)
+    #: The latencies as an encoded HDR histogram (asgibench.harness.latency), when the
+    #: driver keeps one (the Python driver); microseconds. Results from several driver
+    #: hosts merge exactly through it.
+    histogram: str | None = None
+    #: Open loop: target and sent rates, scheduled/sent/late/dropped counts, flags
+    #: (see asgibench.harness.results.OpenLoop).
+    open_loop: dict[str, Any] | None = None
     #: Facts a driver adds to the measurement's record (several driver hosts: each
     #: host's share, and whether the merged latencies are exact).
     extra: dict[str, Any] = field(default_factory=dict)
@@ -132,6 +141,8 @@ class LoadResult:
             "non_2xx": self.non_2xx,
             "bad_body": self.bad_body,
             "checked": self.checked,
+            **({"histogram": self.histogram} if self.histogram else {}),
+            **({"open_loop": dict(self.open_loop)} if self.open_loop is not None else {}),
             **self.extra,
         }
 
@@ -173,48 +184,3 @@ DRIVERS: Registry[Driver] = Registry("driver", {
 def get_driver(name: str) -> Driver:
     """``auto`` or a driver's name -> a usable driver, or BenchError (one line)."""
     return DRIVERS.get(name.strip().lower())
-
-
-# -- latency histograms (shared by the Python driver and its tests) --------------------
-
-HIST_SIG_BITS = 8  # values >= 2**8 us keep their top 8 bits: <= 0.4% error
-
-
-def bucket_us(us: int) -> int:
-    """The histogram key (microseconds, rounded down to 8 significant bits)."""
-    if us >= 256:
-        shift = us.bit_length() - HIST_SIG_BITS
-        return us >> shift << shift
-    return us
-
-
-def merge_histograms(histograms: list[Mapping[int | str, int]]) -> dict[int, int]:
-    merged: dict[int, int] = {}
-    for hist in histograms:
-        for key, count in hist.items():
-            k = int(key)
-            merged[k] = merged.get(k, 0) + int(count)
-    return merged
-
-
-def histogram_stats(hist: Mapping[int, int]) -> dict[str, float]:
-    """p50 p75 p90 p99 max mean stdev (ms) of a {microseconds: count} histogram."""
-    total = sum(hist.values())
-    if total == 0:
-        return {key: 0.0 for key in ("p50", "p75", "p90", "p99", "max", "mean", "stdev")}
-    items = sorted(hist.items())
-    mean = sum(k * c for k, c in items) / total
-    var = sum(c * (k - mean) ** 2 for k, c in items) / total
-    out: dict[str, float] = {}
-    for p in PERCENTILES:
-        rank = math.ceil(total * p / 100)
-        seen = 0
-        for key, count in items:
-            seen += count
-            if seen >= rank:
-                out[f"p{p}"] = key / 1000
-                break
-    out["max"] = items[-1][0] / 1000
-    out["mean"] = mean / 1000
-    out["stdev"] = math.sqrt(var) / 1000
-    return out

@@ -2,11 +2,12 @@
 
 This is the parent side. It splits the connections over one worker process per driver
 CPU (:mod:`asgibench.harness.drivers.pyworker`: closed-loop keep-alive connections on the
-fastest loop available, every response's status and body checked, latency into a
-log-linear histogram), starts them, waits until all are connected, starts them together,
-and merges their results. httpx would be the obvious choice but costs ~10x more CPU per
-request than the raw protocols the workers use, so it would be the bottleneck, not the
-server.
+fastest loop available, every response's status and body checked, latency counted in
+exact microseconds; or, with a ``rate``, open loop: see that module), starts them, waits
+until all are connected, starts them together, and merges their results (their HDR
+histograms exactly, bucket by bucket). httpx would be the obvious choice but costs ~10x
+more CPU per request than the raw protocols the workers use, so it would be the
+bottleneck, not the server.
 
 Worker protocol (internal): ``python -m asgibench.harness.drivers.pyworker SPEC_JSON``
 prints ``{"ready": ...}``, waits for ``go`` on stdin, runs, prints the result as JSON.
@@ -26,7 +27,7 @@ from dataclasses import asdict
 from typing import Any
 
 from asgibench import __version__, loops
-from asgibench.harness import pinning
+from asgibench.harness import latency, pinning
 from asgibench.harness.drivers import (
     ERROR_KINDS,
     Driver,
@@ -35,9 +36,8 @@ from asgibench.harness.drivers import (
     LoadResult,
     LoadSpec,
     Window,
-    histogram_stats,
-    merge_histograms,
 )
+from asgibench.harness.drivers.pyworker import LATE_MS
 
 #: The module each worker process runs (``python -m``); see its docstring.
 WORKER_MODULE = "asgibench.harness.drivers.pyworker"
@@ -69,7 +69,8 @@ class PythonDriver(Driver):
         for local in ("cpus", "slots", "connections"):
             payload.pop(local, None)
         shared = json.dumps(payload)  # once: a workload's requests can be megabytes
-        workers = [_WorkerProcess(spec, shared, share, i) for i, share in enumerate(shares)]
+        workers = [_WorkerProcess(spec, shared, _share(spec, shares, i), i)
+                   for i in range(count)]
         try:
             for worker in workers:
                 worker.start()
@@ -89,13 +90,29 @@ class PythonDriver(Driver):
         finally:
             for worker in workers:
                 worker.close()
-        return _merge(reports)
+        return _merge(reports, spec)
+
+
+def _share(spec: LoadSpec, shares: list[int], index: int) -> str:
+    """Worker ``index``'s line: its connections; open loop, also its share of the rate,
+    where its schedule starts (the workers' fixed schedules interleave evenly) and how
+    many connections it may open under load."""
+    if not spec.rate:
+        return str(shares[index])
+    count = len(shares)
+    most = max(spec.max_connections, spec.connections)
+    return json.dumps({
+        "connections": shares[index],
+        "rate": spec.rate / count,
+        "phase": index / spec.rate,
+        "max_connections": most // count + (1 if index < most % count else 0),
+    })
 
 
 class _WorkerProcess:
     """The parent's handle on one worker process."""
 
-    def __init__(self, spec: LoadSpec, payload: str, connections: int, index: int) -> None:
+    def __init__(self, spec: LoadSpec, payload: str, connections: str, index: int) -> None:
         self.payload = payload
         self.connections = connections
         self.cpus = spec.cpus
@@ -178,22 +195,32 @@ class _WorkerProcess:
             proc.wait()
 
 
-def _merge(reports: list[dict[str, Any]]) -> LoadResult:
+def _merge(reports: list[dict[str, Any]], spec: LoadSpec) -> LoadResult:
+    """The workers' results as one: counts added, HDR histograms merged exactly."""
     results = [r["result"] for r in reports]
-    hist = merge_histograms([r["histogram"] for r in results])
-    latency = histogram_stats(hist)
-    latency["max"] = max((r["max_us"] for r in results), default=0) / 1000
+    hist = latency.merge(latency.decode(r["hdr"]) for r in results)
+    latency_ms = latency.stats_ms(hist)
+    latency_ms["max"] = max((r["max_us"] for r in results), default=0) / 1000
     errors = {kind: sum(r["errors"][kind] for r in results) for kind in ERROR_KINDS}
+    duration = max(r["duration_s"] for r in results)
+    open_loop = None
+    if spec.rate:
+        counts = {key: sum(r["open_loop"][key] for r in results)
+                  for key in ("scheduled", "sent", "late", "dropped", "connections")}
+        open_loop = {"target_rps": spec.rate, "arrival": spec.arrival,
+                     "sent_per_s": round(counts["sent"] / duration, 2) if duration else 0.0,
+                     **counts, "late_after_ms": LATE_MS}
     return LoadResult(
         requests=sum(r["requests"] for r in results),
-        duration_s=max(r["duration_s"] for r in results),
-        latency_ms=latency,
+        duration_s=duration,
+        latency_ms=latency_ms,
         errors=errors,
         non_2xx=sum(r["non_2xx"] for r in results),
         bad_body=sum(r["bad_body"] for r in results),
         checked=sum(r["checked"] for r in results),
         usage=_usage(results),
-        histogram=hist,
+        histogram=latency.encode(hist),
+        open_loop=open_loop,
     )
 
 

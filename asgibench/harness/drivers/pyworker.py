@@ -7,8 +7,21 @@ responses, and repeats -- closed-loop, like wrk. Responses are framed with a
 ``\\r\\n\\r\\n`` search and a ``Content-Length`` regex (chunked bodies are parsed too);
 every response's status is counted and every body is checked against the test type (a byte
 compare against known-good bodies, the full check otherwise), so wrong bodies count as
-errors. Latency is measured from a batch's write to each response's arrival, into a
-log-linear histogram (<= 0.4% error).
+errors. Latency is measured from a batch's write to each response's arrival, counted
+in exact microseconds and handed over as an HDR histogram (:mod:`asgibench.harness.latency`).
+
+Open loop (``spec["rate"]`` > 0): requests are sent on a schedule of their own (fixed
+intervals, or Poisson arrivals), one request in flight per connection, never waiting for
+responses, and each latency runs from the request's **scheduled** time, so a server stall
+counts for every request it held up (no coordinated omission). A scheduled request takes
+a free connection; with none free, a new one is opened (at most ``_GROW_PARALLEL`` at a
+time, up to ``max_connections``: the harness caps them near rate x 200 ms, so an
+overloaded server queues requests instead of drawing one connect per request) and the
+request waits in a queue meanwhile. A request sent more than ``LATE_MS`` after its
+scheduled time is counted late; one that waited ``timeout`` in the queue, or was still
+queued when the window ended, is counted dropped. When the window ends nothing new is
+sent and the requests in flight are awaited (up to ``timeout``), so the slowest ones are
+not left out; those still unanswered count as timeouts.
 
 WebSocket mode (``spec["websocket"]``, the ``websocket-*`` test types): each connection
 upgrades ``path`` with one fixed request (a fixed ``Sec-WebSocket-Key``; the answer must
@@ -25,7 +38,8 @@ runs from the connect to the echo.
 
 Protocol (internal): ``python -m asgibench.harness.drivers.pyworker`` reads the spec as
 one JSON line on stdin (not an argument: a workload's requests can be megabytes) and its
-share of the connections on the next, prints
+share of the connections on the next (open loop: a JSON object with its connections, its
+share of the rate, its schedule's phase and its max_connections), prints
 ``{"ready": ...}``, waits for ``go`` on stdin, runs, prints ``{"result": ...}`` as JSON;
 the result's ``usage`` is the worker's own CPU, run-queue delay and wall seconds over its
 measured window (:mod:`asgibench.harness.procstat`).
@@ -35,17 +49,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import hashlib
 import json
 import os
+import random
 import re
 import sys
 import time
 from typing import Any
 
 from asgibench import loops
-from asgibench.harness import procstat, testtypes
-from asgibench.harness.drivers import ERROR_KINDS, bucket_us
+from asgibench.harness import latency, procstat, testtypes
+from asgibench.harness.drivers import ERROR_KINDS
 from asgibench.harness.testtypes import websocket_echo
 from asgibench.harness.workloads import authority
 
@@ -55,6 +71,13 @@ _GATHER_FROM = 256 * 1024
 _CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE).search
 _CONNECT_PARALLEL = 256
 _RECONNECT_DELAY = 0.05
+#: Open loop: a send this much after its scheduled time is late (the driver could not
+#: keep its schedule: no free connection, or its own CPU).
+LATE_MS = 10.0
+#: Open loop: at most this many connections being opened at once per worker: at
+#: overload every scheduled request finds all connections busy, and opening one for each
+#: would measure the cost of connecting, not the server's answers.
+_GROW_PARALLEL = 32
 
 # -- WebSocket (RFC 6455) ---------------------------------------------------------------
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -143,8 +166,8 @@ def ws_handshake(path: str, host: str, port: int) -> bytes:
 
 
 class _Stats:
-    __slots__ = ("bad_body", "checked", "counting", "errors", "hist", "max_us", "non_2xx",
-                 "requests")
+    __slots__ = ("bad_body", "checked", "counting", "dropped", "errors", "hist", "late",
+                 "max_us", "non_2xx", "peak_connections", "requests", "scheduled", "sent")
 
     def __init__(self) -> None:
         self.counting = False
@@ -153,8 +176,14 @@ class _Stats:
         self.bad_body = 0
         self.checked = 0
         self.max_us = 0
-        self.hist: dict[int, int] = {}
+        self.hist: dict[int, int] = {}  # exact microseconds -> count
         self.errors = dict.fromkeys(ERROR_KINDS, 0)
+        # Open loop only.
+        self.scheduled = 0
+        self.sent = 0
+        self.late = 0
+        self.dropped = 0
+        self.peak_connections = 0
 
 
 class _Connection(asyncio.Protocol):
@@ -182,6 +211,18 @@ class _Connection(asyncio.Protocol):
     def send(self) -> None:
         self.pending = self.depth
         self.sent_at = time.perf_counter()
+        load = self.load
+        if load.batches:
+            batch = load.batches[load.next_batch]
+            load.next_batch = (load.next_batch + 1) % len(load.batches)
+        else:
+            batch = self.batch
+        self.transport.write(batch)  # type: ignore[union-attr]
+
+    def send_scheduled(self, at: float) -> None:
+        """Open loop: send the next request, its latency counted from ``at``."""
+        self.pending = 1
+        self.sent_at = at
         load = self.load
         if load.batches:
             batch = load.batches[load.next_batch]
@@ -246,11 +287,12 @@ class _Connection(asyncio.Protocol):
             us = int((now - self.sent_at) * 1e6)
             if us > stats.max_us:
                 stats.max_us = us
-            key = bucket_us(us)
             hist = stats.hist
-            hist[key] = hist.get(key, 0) + done
+            hist[us] = hist.get(us, 0) + done
         if self.pending <= 0 and self.load.running:
-            if self.load.close:  # one request per connection: a new one for the next
+            if self.load.rate:
+                self.load.idle(self)
+            elif self.load.close:  # one request per connection: a new one for the next
                 self.closing = True
                 self.transport.close()  # type: ignore[union-attr]
                 self.load.reconnect(self)
@@ -369,9 +411,8 @@ class _WsConnection(asyncio.Protocol):
             us = int((now - (self.born if load.storm else self.sent_at)) * 1e6)
             if us > stats.max_us:
                 stats.max_us = us
-            key = bucket_us(us)
             hist = stats.hist
-            hist[key] = hist.get(key, 0) + 1
+            hist[us] = hist.get(us, 0) + 1
         if not load.running:
             return
         if load.storm:
@@ -430,7 +471,9 @@ class _Load:
             f"GET {spec['path']} HTTP/1.1\r\nHost: {authority(spec['host'], spec['port'])}\r\n"
             f"Accept: {spec['accept']}\r\nConnection: keep-alive\r\n\r\n"
         ).encode("latin-1")
-        self.depth = max(int(spec["pipeline"]), 1)
+        # Open loop: one request in flight per connection (no pipelining).
+        self.rate = float(spec.get("rate") or 0.0)
+        self.depth = 1 if self.rate else max(int(spec["pipeline"]), 1)
         self.batch = request * self.depth
         # A workload: its requests in turn, ``depth`` consecutive ones per batch.
         wires = [w.encode("latin-1") for w in spec.get("wires") or ()]
@@ -456,6 +499,16 @@ class _Load:
         self.good_bodies: set[bytes] = set()
         self.body_ok = _body_checker(spec.get("test"), self.good_bodies)
         self.loop = asyncio.get_running_loop()
+        # Open loop: this worker's share of the rate, where its schedule starts within
+        # the first interval (the workers' schedules interleave), free connections, and
+        # scheduled times waiting for one.
+        self.poisson = spec.get("arrival") == "poisson"
+        self.phase = float(spec.get("phase") or 0.0)
+        self.max_connections = int(spec.get("max_connections") or 0)
+        self.free: list[Any] = []
+        self.waiting: collections.deque[float] = collections.deque()
+        self.opening = 0
+        self.scheduling = False
 
     def next_turn(self) -> int:
         """Which message variant a new WebSocket connection starts with."""
@@ -507,7 +560,7 @@ class _Load:
                     else:
                         self.connections.append(fresh)
                     if self.running:
-                        fresh.send()
+                        self.start(fresh)
                     return
                 await asyncio.sleep(_RECONNECT_DELAY)
 
@@ -525,6 +578,97 @@ class _Load:
                     self.connections.append(conn)
 
         await asyncio.gather(*(one() for _ in range(count)))
+
+    def start(self, conn: Any) -> None:
+        """Put a fresh connection to work: send (closed loop) or offer it (open loop)."""
+        if self.rate:
+            self.idle(conn)
+        else:
+            conn.send()
+
+    # -- open loop ---------------------------------------------------------------------
+
+    def idle(self, conn: Any) -> None:
+        """Open loop: ``conn`` has nothing in flight: it takes the oldest scheduled request
+        still waiting, else it joins the free ones."""
+        timeout = float(self.spec["timeout"])
+        now = time.perf_counter()
+        stats = self.stats
+        while self.waiting:
+            at = self.waiting.popleft()
+            if now - at > timeout:
+                stats.dropped += 1
+                continue
+            self._send(conn, at, now)
+            return
+        self.free.append(conn)
+
+    def _send(self, conn: Any, at: float, now: float) -> None:
+        stats = self.stats
+        stats.sent += 1
+        if (now - at) * 1000 > LATE_MS:
+            stats.late += 1
+        conn.send_scheduled(at)
+
+    def dispatch(self, at: float, now: float) -> None:
+        """Open loop: the request scheduled at ``at`` is due."""
+        self.stats.scheduled += 1
+        while self.free:
+            conn = self.free.pop()
+            if conn.transport is not None and conn.pending <= 0:
+                self._send(conn, at, now)
+                return
+        self.waiting.append(at)
+        if len(self.connections) + self.opening < self.max_connections and \
+                self.opening < min(len(self.waiting), _GROW_PARALLEL):
+            self.opening += 1
+            self.loop.create_task(self._grow())
+
+    async def _grow(self) -> None:
+        """Open loop: one more connection, because every one was busy."""
+        try:
+            conn = await self.connect()
+        finally:
+            self.opening -= 1
+        if conn is None:
+            return
+        if not self.running:  # the load ended while it connected: run() closed the rest
+            conn.closing = True
+            conn.transport.abort()
+            return
+        self.connections.append(conn)
+        self.stats.peak_connections = max(self.stats.peak_connections,
+                                          len(self.connections))
+        if self.running:
+            self.idle(conn)
+
+    async def schedule(self, started: float, duration: float) -> None:
+        """Open loop: every due request dispatched, on time whatever the responses do."""
+        rate = self.rate
+        end = started + duration
+        next_at = started + self.phase
+        while next_at < end:
+            now = time.perf_counter()
+            if next_at > now:
+                await asyncio.sleep(next_at - now)
+                now = time.perf_counter()
+            while next_at <= now and next_at < end:
+                self.dispatch(next_at, now)
+                next_at += random.expovariate(rate) if self.poisson else 1.0 / rate
+        self.scheduling = False
+
+    async def drain(self) -> None:
+        """Open loop: await the requests in flight (up to the timeout: each is answered,
+        or timed out by watch_timeouts); what is still queued was never sent (dropped),
+        what is still unanswered timed out."""
+        self.stats.dropped += len(self.waiting)
+        self.waiting.clear()
+        deadline = time.perf_counter() + float(self.spec["timeout"])
+        while time.perf_counter() < deadline and \
+                any(c.pending > 0 and c.transport is not None for c in self.connections):
+            await asyncio.sleep(0.005)
+        self.stats.errors["timeout"] += sum(
+            c.pending for c in self.connections if c.pending > 0 and c.transport is not None)
 
     async def watch_timeouts(self) -> None:
         timeout = float(self.spec["timeout"])
@@ -547,14 +691,23 @@ class _Load:
         missing = int(self.spec["connections"]) - len(self.connections)
         self.stats.counting = True
         started = time.perf_counter()
+        self.stats.peak_connections = len(self.connections)
         for conn in list(self.connections):
-            conn.send()
+            self.start(conn)
         for _ in range(missing):
             self.reconnect(self.factory(self))
         watcher = self.loop.create_task(self.watch_timeouts())
-        await asyncio.sleep(float(self.spec["duration"]))
-        self.stats.counting = False
-        elapsed = time.perf_counter() - started
+        duration = float(self.spec["duration"])
+        if self.rate:
+            self.scheduling = True
+            await self.schedule(started, duration)
+            elapsed = time.perf_counter() - started
+            await self.drain()
+            self.stats.counting = False
+        else:
+            await asyncio.sleep(duration)
+            self.stats.counting = False
+            elapsed = time.perf_counter() - started
         self.running = False
         watcher.cancel()
         for conn in self.connections:
@@ -563,7 +716,7 @@ class _Load:
                 conn.transport.abort()
         await asyncio.sleep(0)
         stats = self.stats
-        return {
+        out = {
             "requests": stats.requests,
             "duration_s": elapsed,
             "non_2xx": stats.non_2xx,
@@ -571,8 +724,13 @@ class _Load:
             "checked": stats.checked,
             "errors": stats.errors,
             "max_us": stats.max_us,
-            "histogram": {str(k): v for k, v in stats.hist.items()},
+            "hdr": latency.encode(latency.from_counts(stats.hist)),
         }
+        if self.rate:
+            out["open_loop"] = {"scheduled": stats.scheduled, "sent": stats.sent,
+                                "late": stats.late, "dropped": stats.dropped,
+                                "connections": stats.peak_connections}
+        return out
 
 
 def _body_checker(test: str | None, good: set[bytes]) -> Any:
@@ -605,7 +763,11 @@ async def _worker_main(spec: dict[str, Any]) -> None:
 
 def main() -> int:
     spec = json.loads(sys.stdin.readline())
-    spec["connections"] = int(sys.stdin.readline())
+    share = sys.stdin.readline().strip()
+    if share.startswith("{"):  # open loop: connections, rate, phase, max_connections
+        spec.update(json.loads(share))
+    else:
+        spec["connections"] = int(share)
     loops.run(_worker_main(spec), loop=spec.get("loop") or "auto")
     return 0
 
