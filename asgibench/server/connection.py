@@ -596,7 +596,14 @@ if sys.version_info >= (3, 12):
 
 else:
 
+    _Task = asyncio.Task
+
     def _start_task(coro: Any, loop: asyncio.AbstractEventLoop) -> asyncio.Task[None]:
+        # The Task constructor directly, as loop.create_task() would call it: the loop's
+        # method is one more call (uvloop's parses keywords, asyncio's names the task in
+        # Python), about 1.3k instructions a request. A task factory is still honoured.
+        if loop.get_task_factory() is None:
+            return _Task(coro, loop=loop)
         return loop.create_task(coro)
 
 
