@@ -176,7 +176,7 @@ class HTTPConnection(asyncio.Protocol):
             if self.receiving is not None:
                 # A body is under way: it must keep arriving (--timeout-request-body).
                 self._start_body_timer()
-            elif self.is_idle():
+            elif self.cycle is None and not self.pending:  # is_idle(), inlined: hot path
                 # Part of a head arrived: it must complete within the head timeout.
                 self._start_timer(self.state.timeout_request_head, _HEAD)
         elif self.websocket is not None and self.websocket.head is not None:
@@ -335,9 +335,10 @@ class HTTPConnection(asyncio.Protocol):
         self._enqueue(error)
 
     def _enqueue(self, item: RequestCycle | ProtocolError) -> None:
-        if self.is_idle():
-            self._cancel_timer()
-        self.pending.append(item)
+        pending = self.pending
+        if self.cycle is None and not pending:  # is_idle() and _cancel_timer(), inlined
+            self.deadline = None
+        pending.append(item)
 
     async def _work(self, generation: int) -> None:
         state = self.state
