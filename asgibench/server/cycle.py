@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 _DISCONNECT = {"type": "http.disconnect"}
 _NO_BODY_STATUSES = frozenset((204, 304))
+_STATUS_LINES = http11.STATUS_LINES
 # Response header names the server reads or adds itself.
 _FRAMING_NAMES = frozenset(
     (b"content-length", b"transfer-encoding", b"connection", b"server", b"date")
@@ -318,12 +319,18 @@ class RequestCycle:
         self.status = status
         conn = self.conn
         state = conn.state
-        lines = [http11.status_line(status)]
+        # http11.status_line() and http11.render_header()'s cache are looked up here, not
+        # called: a Python call costs ~450 instructions, three a plain response.
+        line = _STATUS_LINES.get(status)
+        lines = [line if line is not None else http11.status_line(status)]
         add_server = add_date = True
         app_close = False
-        render = http11.render_header
+        rendered = http11.RENDERED
         for name, value in headers:
-            lname, line = render(name, value)
+            try:
+                lname, line = rendered[name, value]
+            except (KeyError, TypeError):  # not rendered yet, or not hashable
+                lname, line = http11.render_header(name, value)
             lines.append(line)
             if lname not in _FRAMING_NAMES:
                 continue
