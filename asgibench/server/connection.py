@@ -17,15 +17,13 @@ from urllib.parse import unquote
 
 from asgibench.protocols.events import BodyData, MessageEnd, ProtocolError, RequestHead
 from asgibench.server import http11, websocket
-from asgibench.server.cycle import RequestCycle
+from asgibench.server.cycle import WRITE_BATCH_LIMIT, RequestCycle
 from asgibench.server.state import ServerState, error_log
 
 # Request-body bytes buffered ahead of the app before we stop reading the socket.
 READ_HIGH_WATER = 256 * 1024
 # Pipelined requests queued behind the running one before we stop reading.
 PIPELINE_HIGH_WATER = 64
-# Response bytes batched before they are written even though more are coming.
-WRITE_BATCH_LIMIT = 64 * 1024
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _VERSIONS = frozenset(("1.1", "1.0"))
 # What the connection's one timer is waiting for.
@@ -388,7 +386,8 @@ class HTTPConnection(asyncio.Protocol):
                 except BaseException:
                     item.app_failed()
                 else:
-                    item.app_returned()
+                    if not item.response_complete:  # else app_returned() has nothing to do
+                        item.app_returned()
                 finally:
                     state.active -= 1
                 if generation != self.generation:
@@ -428,6 +427,13 @@ class HTTPConnection(asyncio.Protocol):
         if not self.pending:
             if self.eof:
                 self.close()
+                return
+            # _start_timer(timeout_keep_alive, _IDLE), without the call while the armed
+            # timer fires before the new deadline (it re-arms itself then): hot path.
+            deadline = self.loop.time() + state.timeout_keep_alive
+            if self.timer is not None and deadline >= self.timer_when:
+                self.timer_kind = _IDLE
+                self.deadline = deadline
             else:
                 self._start_timer(state.timeout_keep_alive, _IDLE)
 
