@@ -386,8 +386,7 @@ class HTTPConnection(asyncio.Protocol):
                 except BaseException:
                     item.app_failed()
                 else:
-                    if not item.response_complete:  # else app_returned() has nothing to do
-                        item.app_returned()
+                    item.app_returned()  # a RequestCycle or a WebSocketCycle
                 finally:
                     state.active -= 1
                 if generation != self.generation:
