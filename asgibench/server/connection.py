@@ -17,15 +17,13 @@ from urllib.parse import unquote
 
 from asgibench.protocols.events import BodyData, MessageEnd, ProtocolError, RequestHead
 from asgibench.server import http11, websocket
-from asgibench.server.cycle import RequestCycle
+from asgibench.server.cycle import WRITE_BATCH_LIMIT, RequestCycle
 from asgibench.server.state import ServerState, error_log
 
 # Request-body bytes buffered ahead of the app before we stop reading the socket.
 READ_HIGH_WATER = 256 * 1024
 # Pipelined requests queued behind the running one before we stop reading.
 PIPELINE_HIGH_WATER = 64
-# Response bytes batched before they are written even though more are coming.
-WRITE_BATCH_LIMIT = 64 * 1024
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _VERSIONS = frozenset(("1.1", "1.0"))
 # What the connection's one timer is waiting for.
@@ -176,7 +174,7 @@ class HTTPConnection(asyncio.Protocol):
             if self.receiving is not None:
                 # A body is under way: it must keep arriving (--timeout-request-body).
                 self._start_body_timer()
-            elif self.is_idle():
+            elif self.cycle is None and not self.pending:  # is_idle(), inlined: hot path
                 # Part of a head arrived: it must complete within the head timeout.
                 self._start_timer(self.state.timeout_request_head, _HEAD)
         elif self.websocket is not None and self.websocket.head is not None:
@@ -335,9 +333,10 @@ class HTTPConnection(asyncio.Protocol):
         self._enqueue(error)
 
     def _enqueue(self, item: RequestCycle | ProtocolError) -> None:
-        if self.is_idle():
-            self._cancel_timer()
-        self.pending.append(item)
+        pending = self.pending
+        if self.cycle is None and not pending:  # is_idle() and _cancel_timer(), inlined
+            self.deadline = None
+        pending.append(item)
 
     async def _work(self, generation: int) -> None:
         state = self.state
@@ -387,7 +386,7 @@ class HTTPConnection(asyncio.Protocol):
                 except BaseException:
                     item.app_failed()
                 else:
-                    item.app_returned()
+                    item.app_returned()  # a RequestCycle or a WebSocketCycle
                 finally:
                     state.active -= 1
                 if generation != self.generation:
@@ -427,6 +426,13 @@ class HTTPConnection(asyncio.Protocol):
         if not self.pending:
             if self.eof:
                 self.close()
+                return
+            # _start_timer(timeout_keep_alive, _IDLE), without the call while the armed
+            # timer fires before the new deadline (it re-arms itself then): hot path.
+            deadline = self.loop.time() + state.timeout_keep_alive
+            if self.timer is not None and deadline >= self.timer_when:
+                self.timer_kind = _IDLE
+                self.deadline = deadline
             else:
                 self._start_timer(state.timeout_keep_alive, _IDLE)
 
@@ -596,7 +602,14 @@ if sys.version_info >= (3, 12):
 
 else:
 
+    _Task = asyncio.Task
+
     def _start_task(coro: Any, loop: asyncio.AbstractEventLoop) -> asyncio.Task[None]:
+        # The Task constructor directly, as loop.create_task() would call it: the loop's
+        # method is one more call (uvloop's parses keywords, asyncio's names the task in
+        # Python), about 1.3k instructions a request. A task factory is still honoured.
+        if loop.get_task_factory() is None:
+            return _Task(coro, loop=loop)
         return loop.create_task(coro)
 
 

@@ -52,7 +52,8 @@ def error_response(status: int, message: str, default_headers: bytes) -> bytes:
     )
 
 
-_rendered: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
+#: (name, value) -> what render_header() returns for it (RequestCycle._start reads it directly).
+RENDERED: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
 
 
 def render_header(name: bytes, value: bytes) -> tuple[bytes, bytes]:
@@ -63,7 +64,7 @@ def render_header(name: bytes, value: bytes) -> tuple[bytes, bytes]:
     remembered (up to 4,096 of them; others are checked every time).
     """
     try:
-        return _rendered[name, value]
+        return RENDERED[name, value]
     except (KeyError, TypeError):  # TypeError: an unhashable name or value
         pass
     if type(name) is not bytes or _TOKEN(name) is None:
@@ -71,8 +72,8 @@ def render_header(name: bytes, value: bytes) -> tuple[bytes, bytes]:
     if _INVALID_VALUE(value) is not None:
         raise RuntimeError(f"invalid HTTP header value {value!r}")
     rendered = (name.lower(), b"%b: %b\r\n" % (name, value))
-    if len(_rendered) < 4096:
-        _rendered[name, value] = rendered
+    if len(RENDERED) < 4096:
+        RENDERED[name, value] = rendered
     return rendered
 
 

@@ -66,3 +66,28 @@ def test_data_received_from_inside_a_task_is_answered_by_the_worker() -> None:
     assert data.count(b"HTTP/1.1 200 OK\r\n") == 2
     assert data.endswith(b"ok") and b"no" not in data.split(b"\r\n\r\n")[1]
     assert worker_ended
+
+
+def test_connection_keeps_to_thirty_instance_attributes() -> None:
+    """CPython 3.11 shares an instance dict's keys among instances for up to 30
+    attributes; one more and every attribute access on the request path gets slower
+    (4% more instructions per request, docs/server.md). A connection that has answered
+    a request, kept alive, and one that upgraded to a WebSocket stay within it."""
+
+    async def main() -> tuple[int, int]:
+        parser = protocols.get_backend("httptools").parser_class()
+        state = ServerState(Config(app=app, proto="httptools", access_log=False), app, parser)
+        conn = HTTPConnection(state, asyncio.get_running_loop())
+        conn.connection_made(Transport())
+        conn.data_received(REQUEST)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        answered = len(vars(conn))
+        conn.websocket = None  # what an upgrade adds to the instance
+        upgraded = len(vars(conn))
+        conn.connection_lost(None)
+        return answered, upgraded
+
+    answered, upgraded = asyncio.run(main())
+    assert answered <= 30, f"HTTPConnection has {answered} instance attributes"
+    assert upgraded <= 30, f"an upgraded HTTPConnection has {upgraded} instance attributes"
