@@ -83,12 +83,16 @@ def probe(port_for: str | None) -> dict[str, Any]:
 def serve() -> None:
     """Start, check and stop one server as the controller's JSON lines say:
     ``{"cmd": "start", argv, cpus, env, unset, host, port}``, ``{"cmd": "ready", path,
-    accept, timeout}``, ``{"cmd": "stop", timeout}``. Replies ``started``/``ready``/
-    ``stopped``/``failed``; ``exited`` (with the output's tail) whenever the server ends
-    on its own."""
+    accept, timeout}``, ``{"cmd": "sample"}`` and ``{"cmd": "sampled"}`` around a measured
+    level (the server's process tree sampled here, on its host: ``sampling``, then
+    ``sampled`` with the figures), ``{"cmd": "stop", timeout}``. Replies ``started``/
+    ``ready``/``stopped``/``failed``; ``exited`` (with the output's tail) whenever the
+    server ends on its own."""
     from asgibench.harness.process import ServerProcess, StartFailed
+    from asgibench.harness.sampling import Sampler
 
     server: ServerProcess | None = None
+    sampler: Sampler | None = None
     stopping = threading.Event()
     address: tuple[str, int] = ("127.0.0.1", 0)
 
@@ -130,6 +134,18 @@ def serve() -> None:
                     emit({"event": "failed", "reason": exc.reason, "output": exc.output})
                     continue
                 emit({"event": "ready", "seconds": took})
+            elif cmd == "sample" and server is not None:
+                sampler = Sampler(server.proc.pid if server.proc else None)
+                sampler.__enter__()
+                sampler.started()
+                emit({"event": "sampling"})
+            elif cmd == "sampled":
+                if sampler is None:
+                    emit({"event": "sampled", "resources": None})
+                    continue
+                sampler.__exit__(None, None, None)
+                emit({"event": "sampled", "resources": sampler.resources().to_dict()})
+                sampler = None
             elif cmd == "stop":
                 stopping.set()
                 note = server.stop(float(msg.get("timeout") or 5.0)) if server else ""

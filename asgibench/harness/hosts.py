@@ -46,6 +46,7 @@ from asgibench.harness.drivers import (
     Window,
 )
 from asgibench.harness.process import StartFailed
+from asgibench.harness.results import Resources
 
 T = TypeVar("T")
 
@@ -387,6 +388,54 @@ def _gone_reason(exc: BaseException) -> str:
     return f"connection lost ({text})"
 
 
+class RemoteSampler:
+    """:class:`~asgibench.harness.sampling.Sampler`'s interface for a server on the server
+    host: the agent there samples the server's tree (CPU, peak memory) from entering to
+    leaving, which spans the driver hosts' whole measurement, their start-up included (the
+    controller is not told their measured window), so CPU per request is a little high.
+    The driver's own CPU is on the driver hosts: not sampled."""
+
+    DRIVER_UNKNOWN = "the driver ran on the driver hosts, which are not sampled"
+
+    def __init__(self, server: RemoteServerProcess) -> None:
+        self.server = server
+        self.figures: dict[str, Any] | None = None
+        self.reason = "the server host did not answer the sampling request"
+
+    def __enter__(self) -> RemoteSampler:
+        if self.server.alive():
+            self.server._send({"cmd": "sample"})
+            reply = self.server._reply(COMMAND_TIMEOUT_S)
+            if reply.get("event") != "sampling":
+                self.reason = f"sampling did not start on {self.server.host.url}"
+        return self
+
+    def started(self) -> None:  # the window is the agent's: entering to leaving
+        pass
+
+    def ended(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.server.alive():
+            self.reason = self.server.gone or "the server ended during the level"
+            return
+        self.server._send({"cmd": "sampled"})
+        reply = self.server._reply(COMMAND_TIMEOUT_S)
+        if reply.get("event") == "sampled" and reply.get("resources"):
+            self.figures = dict(reply["resources"])
+
+    def resources(self, result: LoadResult | None = None) -> Resources:
+        if self.figures is None:
+            return Resources(wall_s=0.0, server_unknown=self.reason,
+                             driver_unknown=self.DRIVER_UNKNOWN)
+        out = Resources.from_dict(self.figures)
+        out.driver_cpu_s = out.driver_wait_s = out.driver_window_s = None
+        out.driver_cpus = None
+        out.driver_unknown = self.DRIVER_UNKNOWN
+        return out
+
+
 class RemoteServerProcess:
     """A server on the server host, with :class:`~asgibench.harness.process.ServerProcess`'s
     interface: an agent ``serve`` session starts, checks and stops it there. Alive while the
@@ -489,6 +538,10 @@ class RemoteServerProcess:
 
     def alive(self) -> bool:
         return self._process is not None and self._exited is None and self.gone is None
+
+    def sampler(self) -> RemoteSampler:
+        """Samples the server's process tree on its host around one measured level."""
+        return RemoteSampler(self)
 
     @property
     def returncode(self) -> int | None:

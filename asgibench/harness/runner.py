@@ -71,7 +71,7 @@ from asgibench.harness.servers import APP_IMPORT, Launch, Remote, Unsupported
 from asgibench.harness.testtypes import TestType
 
 if TYPE_CHECKING:
-    from asgibench.harness.hosts import RemoteServerProcess, Topology
+    from asgibench.harness.hosts import RemoteSampler, RemoteServerProcess, Topology
 
     #: What the runner measures: a server here, on the server host, or at --url.
     AnyServer = ServerProcess | "RemoteServer" | RemoteServerProcess
@@ -88,10 +88,6 @@ _STARTUP_ESTIMATE_S = 1.0
 REMOTE_ALIVE_TIMEOUT_S = 5.0
 #: Why a ``--url`` server's CPU and memory are missing from its levels' resources.
 REMOTE_UNKNOWN = "--url: the server runs outside this run, so its CPU and memory are unknown"
-#: Across hosts the server's tree is on the server host, which the controller does not
-#: sample (yet): said, not guessed.
-HOST_UNKNOWN = ("the server runs on the server host, whose CPU and memory this version does "
-                "not sample")
 #: Packages only the servers use (asgibench's parsers, the peers): with ``--url`` the
 #: versions installed here say nothing of the target, so the environment leaves them out.
 SERVER_PACKAGES = ("httptools", "zttp", "uvicorn", "hypercorn", "granian")
@@ -617,8 +613,12 @@ class Runner:
             path = test.path if level.queries is None else test.level_path(level.queries)
             # A measured level is sampled (server tree's CPU and memory over the driver's
             # measured window; the driver reports its own CPU).
-            sampler = Sampler(self._server_pid(server), HOST_UNKNOWN if s.hosts is not None
-                              else REMOTE_UNKNOWN) if index is not None else None
+            sampler: Sampler | RemoteSampler | None = None
+            if index is not None:
+                # Across hosts the server's tree is sampled on its host, by the agent.
+                sampler = server.sampler() if s.hosts is not None and \
+                    not isinstance(server, (ServerProcess, RemoteServer)) \
+                    else Sampler(self._server_pid(server), REMOTE_UNKNOWN)
             try:
                 with sampler or contextlib.nullcontext():
                     result = self.driver.run(self._spec(test, connections, duration,

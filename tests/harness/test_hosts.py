@@ -216,6 +216,12 @@ def test_server_on_one_host_driver_on_another(ssh_hosts: Hosts, tmp_path: Path) 
     assert repeat.requests > 0
     assert [d.host for d in repeat.drivers] == [ssh_hosts.url("127.0.0.3")]
     assert run.settings.host == "127.0.0.2"  # the server bound on the server host
+    # The server's tree was sampled on its host by the agent; the driver's is not.
+    used = repeat.resources
+    assert used is not None and used.server_unknown is None, used
+    assert used.server_cpu_s and used.server_cpu_s > 0 and used.wall_s > 0
+    assert used.server_peak_rss_kib and used.server_peak_rss_kib > 5_000
+    assert used.driver_cpu_s is None and "driver hosts" in (used.driver_unknown or "")
 
 
 def test_second_driver_host_adds_its_load(ssh_hosts: Hosts, tmp_path: Path) -> None:
