@@ -135,6 +135,8 @@ def serve() -> None:
                     continue
                 emit({"event": "ready", "seconds": took})
             elif cmd == "sample" and server is not None:
+                if sampler is not None:  # a level whose "sampled" never came
+                    sampler.__exit__(None, None, None)
                 sampler = Sampler(server.proc.pid if server.proc else None)
                 sampler.__enter__()
                 sampler.started()
@@ -147,12 +149,17 @@ def serve() -> None:
                 emit({"event": "sampled", "resources": sampler.resources().to_dict()})
                 sampler = None
             elif cmd == "stop":
+                if sampler is not None:
+                    sampler.__exit__(None, None, None)
+                    sampler = None
                 stopping.set()
                 note = server.stop(float(msg.get("timeout") or 5.0)) if server else ""
                 emit({"event": "stopped", "note": note,
                       "returncode": server.returncode if server else None,
                       "output": server.output() if server else ""})
                 return
+            else:  # a command this agent does not know (or no server yet): say so
+                emit({"event": "unknown", "cmd": cmd})
     finally:
         stopping.set()
         if server is not None:

@@ -403,11 +403,14 @@ class RemoteSampler:
         self.reason = "the server host did not answer the sampling request"
 
     def __enter__(self) -> RemoteSampler:
+        self.sampling = False
         if self.server.alive():
             self.server._send({"cmd": "sample"})
-            reply = self.server._reply(COMMAND_TIMEOUT_S)
-            if reply.get("event") != "sampling":
-                self.reason = f"sampling did not start on {self.server.host.url}"
+            reply = self.server._reply(COMMAND_TIMEOUT_S, expect=("sampling",))
+            self.sampling = reply.get("event") == "sampling"
+            if not self.sampling:  # an older agent answers "unknown"
+                self.reason = f"the agent on {self.server.host.url} did not sample: " \
+                              f"{reply.get('event')}"
         return self
 
     def started(self) -> None:  # the window is the agent's: entering to leaving
@@ -417,11 +420,13 @@ class RemoteSampler:
         pass
 
     def __exit__(self, *exc: object) -> None:
+        if not self.sampling:
+            return
         if not self.server.alive():
             self.reason = self.server.gone or "the server ended during the level"
             return
         self.server._send({"cmd": "sampled"})
-        reply = self.server._reply(COMMAND_TIMEOUT_S)
+        reply = self.server._reply(COMMAND_TIMEOUT_S, expect=("sampled",))
         if reply.get("event") == "sampled" and reply.get("resources"):
             self.figures = dict(reply["resources"])
 
@@ -494,11 +499,18 @@ class RemoteServerProcess:
     def _send(self, msg: dict[str, Any]) -> None:
         self.topology.ssh.write(self._process, json.dumps(msg) + "\n")
 
-    def _reply(self, timeout: float) -> dict[str, Any]:
-        try:
-            return self._replies.get(timeout=timeout)
-        except queue.Empty:
-            return {"event": "timeout"}
+    def _reply(self, timeout: float, expect: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The agent's next reply; with ``expect``, the next one of those events (or one
+        that ends the exchange: failed, unknown, eof), skipping a stale reply to an
+        earlier request that came after its own timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                reply = self._replies.get(timeout=max(deadline - time.monotonic(), 0.0))
+            except queue.Empty:
+                return {"event": "timeout"}
+            if not expect or reply.get("event") in (*expect, "failed", "unknown", "eof"):
+                return reply
 
     # -- ServerProcess's interface ----------------------------------------------------------
 
@@ -557,7 +569,7 @@ class RemoteServerProcess:
         note = ""
         if self.gone is None:
             self._send({"cmd": "stop", "timeout": timeout})
-            reply = self._reply(timeout + COMMAND_TIMEOUT_S)
+            reply = self._reply(timeout + COMMAND_TIMEOUT_S, expect=("stopped",))
             if reply.get("event") == "stopped":
                 note = str(reply.get("note") or "")
                 self._output = self._output or str(reply.get("output") or "")
@@ -861,6 +873,8 @@ def merge(parts: list[tuple[Host, dict[str, Any]]]) -> LoadResult:
     elif all(h is not None for h in histograms):
         merged = hdr.merge(hdr.decode(h) for h in histograms if h is not None)
         latency = hdr.stats_ms(merged)
+        # The hosts' own maxima are exact; the histogram's is rounded to its bucket.
+        latency["max"] = max(float(lat.get("max", 0.0)) for lat in latencies)
         merged_text = hdr.encode(merged)
         extra["latency_merge"] = "exact"
     else:
@@ -907,8 +921,8 @@ class HostsDriver(Driver):
         return info.get("version")
 
     def run(self, spec: LoadSpec, window: Window | None = None) -> LoadResult:
-        # ``window`` (the controller's sampler) is not told: the measured window runs on
-        # the driver hosts, so the server's and driver's resources are not sampled here.
+        # ``window`` is not told: the measured window runs on the driver hosts. The
+        # server's tree is sampled on its host around this call (RemoteSampler).
         return self.topology.drive(self.name, spec)
 
     def describe(self, slots: int) -> dict[str, Any]:

@@ -735,7 +735,9 @@ def build(options: dict[str, Any], command: list[str] | None = None,
             port = options["port"] or int(topology.server.probe["port"])
             driver, pins = _on_hosts(topology, options, driver_name, kinds, loop_names,
                                      parser_names)
-            worker_counts, worker_notes = resolve_workers(workers_spec, pins)
+            # `auto` counts the server host's CPUs (its set, else all it has), not these.
+            worker_counts, worker_notes = resolve_workers(workers_spec, dataclasses.replace(
+                pins, usable=topology.server.usable))
             notes.extend(worker_notes)
         except BaseException:
             topology.close()

@@ -613,12 +613,7 @@ class Runner:
             path = test.path if level.queries is None else test.level_path(level.queries)
             # A measured level is sampled (server tree's CPU and memory over the driver's
             # measured window; the driver reports its own CPU).
-            sampler: Sampler | RemoteSampler | None = None
-            if index is not None:
-                # Across hosts the server's tree is sampled on its host, by the agent.
-                sampler = server.sampler() if s.hosts is not None and \
-                    not isinstance(server, (ServerProcess, RemoteServer)) \
-                    else Sampler(self._server_pid(server), REMOTE_UNKNOWN)
+            sampler = self._sampler(server) if index is not None else None
             try:
                 with sampler or contextlib.nullcontext():
                     result = self.driver.run(self._spec(test, connections, duration,
@@ -640,6 +635,14 @@ class Runner:
                     time.sleep(s.pause)
             self.progress.done_step()
         return True
+
+    def _sampler(self, server: AnyServer) -> Sampler | RemoteSampler:
+        """What samples a measured level's resources: the server's tree here, or on the
+        server host by its agent (across hosts); for ``--url``, nothing (said so)."""
+        if self.settings.hosts is not None and \
+                not isinstance(server, (ServerProcess, RemoteServer)):
+            return server.sampler()
+        return Sampler(self._server_pid(server), REMOTE_UNKNOWN)
 
     @staticmethod
     def _server_pid(server: AnyServer) -> int | None:
@@ -700,8 +703,10 @@ class Runner:
             self.progress.step(f"{tag} · {test.name} · open loop {level.label} "
                                f"({target:.0f} req/s)", s.duration)
             self._settle(test, server)
+            sampler = self._sampler(server)
             try:
-                result = self.driver.run(self._open_spec(test, level, target))
+                with sampler:
+                    result = self.driver.run(self._open_spec(test, level, target), sampler)
             except DriverError as exc:
                 if not server.alive():
                     return self._open_crashed(launch, server, test, opened[at:], round_no)
@@ -718,6 +723,8 @@ class Runner:
                 continue
             repeat = Repeat.from_dict({**result.to_dict(), "round": round_no,
                                        "client_bound": False})
+            repeat.resources = sampler.resources(result)
+            self._count_workers(launch, server, test, level.label, round_no, "open loop")
             if repeat.open_loop is not None:
                 if rate.endswith("%"):
                     repeat.open_loop.percent_of_rps = round(reference, 2)

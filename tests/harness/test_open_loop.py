@@ -86,6 +86,9 @@ def test_a_pipelined_types_percentage_is_of_its_unpipelined_figure(tmp_path: Pat
     reference = o.open_loop.percent_of_rps
     assert reference is not None and reference != closed.repeats[0].requests_per_s
     assert o.open_loop.target_rps == pytest.approx(reference / 2, rel=0.01)
+    # An open-loop level records what it cost, as a closed-loop one does.
+    assert o.resources is not None and o.resources.server_cpu_s, o.resources
+    assert o.resources.driver_cpu_s is not None
     (accuracy,) = run.accuracy
     assert accuracy.status == "ok" and accuracy.rate == "50%"
     assert accuracy.target_rps == pytest.approx(o.open_loop.target_rps, rel=0.01)
