@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -176,14 +177,21 @@ def compare_command(ctx: click.Context, baseline: str, candidate: str,
     result = compare.compare(base, cand, threshold, normalise=normalise,
                              confidence=confidence, resamples=resamples, statistic=statistic,
                              paired=paired)
-    text = compare.RENDERERS[form](result)
+    _verdict(compare.RENDERERS[form](result), output, form, result.warnings,
+             result.exit_status)
+
+
+def _verdict(text: str, output: str | None, form: str, warnings: Sequence[str],
+             exit_status: int) -> None:
+    """Print a comparison (and write it to ``output``), its warnings on stderr where the
+    format does not carry them, and exit with its status: runs and cost files alike."""
     click.echo(text, nl=False)
     if output:
         _emit(text, output)
     if form != "text":
-        for warning in result.warnings:
+        for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
-    sys.exit(result.exit_status)
+    sys.exit(exit_status)
 
 
 #: bench compare's options that judge repeats of runs: nothing to do with one count.
@@ -205,14 +213,8 @@ def _compare_costs(ctx: click.Context, baseline: str, candidate: str,
     result = costcompare.compare(costcompare.read(baseline), costcompare.read(candidate),
                                  costcompare.DEFAULT_THRESHOLD if threshold is None
                                  else threshold)
-    text = costcompare.RENDERERS[form](result)
-    click.echo(text, nl=False)
-    if output:
-        _emit(text, output)
-    if form != "text":
-        for warning in result.warnings:
-            click.echo(f"warning: {warning}", err=True)
-    sys.exit(result.exit_status)
+    _verdict(costcompare.RENDERERS[form](result), output, form, result.warnings,
+             result.exit_status)
 
 
 @click.command("merge", context_settings=_CTX)
