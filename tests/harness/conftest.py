@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,6 +46,22 @@ def start(argv: list[str], port: int, cwd: Path | None = None) -> subprocess.Pop
         proc.wait()
         raise
     return proc
+
+
+def kill_tree(proc: subprocess.Popen[Any]) -> None:
+    """SIGKILL ``proc`` and every process under it (listed first, so that killing the
+    parent does not orphan them out of sight), then reap ``proc``."""
+    import psutil
+
+    try:
+        tree = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        tree = []
+    proc.kill()
+    for child in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    proc.wait(10)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -27,6 +27,7 @@ from click.testing import CliRunner
 
 from asgibench.cli import main
 from asgibench.harness import hosts, results
+from tests.harness.conftest import kill_tree
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 ADDRESSES = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
@@ -116,20 +117,7 @@ class Hosts:
     def kill(self, address: str) -> None:
         """The host goes away: its sshd and every session process under it (those that
         carry a driver or a server), by process id."""
-        import psutil
-
-        proc = self.procs.pop(address)
-        try:
-            tree = psutil.Process(proc.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            tree = []
-        proc.kill()
-        for child in tree:
-            try:
-                child.kill()
-            except psutil.NoSuchProcess:
-                pass
-        proc.wait(10)
+        kill_tree(self.procs.pop(address))
 
     def stop_all(self) -> None:
         """Every sshd, each one even when stopping another failed."""

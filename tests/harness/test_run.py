@@ -19,7 +19,7 @@ from asgibench.harness.drivers import get_driver
 from asgibench.harness.runner import Runner, Settings
 from asgibench.harness.servers import Launch, Unsupported
 
-from .conftest import BADSERVER
+from .conftest import BADSERVER, kill_tree
 
 pytestmark = pytest.mark.slow
 
@@ -237,8 +237,6 @@ def test_a_killed_run_leaves_its_results_so_far_marked_partial(tmp_path: Path) -
     import signal
     import time
 
-    import psutil
-
     out = tmp_path / "run.json"
     proc = subprocess.Popen([sys.executable, "-m", "asgibench", "run", "--server",
                              "asgibench", "--loop", "asyncio", "--proto", "h11", "--test",
@@ -253,14 +251,7 @@ def test_a_killed_run_leaves_its_results_so_far_marked_partial(tmp_path: Path) -
         assert out.exists(), "nothing was written as the run went"
         # Frozen first, so it starts nothing between the listing and the kill.
         proc.send_signal(signal.SIGSTOP)
-        tree = psutil.Process(proc.pid).children(recursive=True)
-        proc.kill()
-        for child in tree:
-            try:
-                child.kill()
-            except psutil.NoSuchProcess:
-                pass
-        proc.wait(10)
+        kill_tree(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
