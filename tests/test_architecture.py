@@ -49,6 +49,7 @@ GROUPS: tuple[tuple[str, int], ...] = (
     ("asgibench", 0),
     ("asgibench.errors", 0),
     ("asgibench.registry", 0),
+    ("asgibench._build", 0),
     ("asgibench.loops", 1),
     ("asgibench.protocols", 1),
     ("asgibench.server", 2),
@@ -58,7 +59,7 @@ GROUPS: tuple[tuple[str, int], ...] = (
     ("asgibench.__main__", 6),
 )
 #: Groups that are a single module: ``asgibench`` means ``asgibench/__init__.py`` only.
-SINGLE_MODULE_GROUPS = {"asgibench", "asgibench.errors", "asgibench.registry",
+SINGLE_MODULE_GROUPS = {"asgibench", "asgibench.errors", "asgibench.registry", "asgibench._build",
                         "asgibench.__main__"}
 #: Strongly connected components allowed in the import-time graph.
 ALLOWED_CYCLES = {frozenset({"asgibench.server.connection", "asgibench.server.cycle"})}

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from asgibench import loops, protocols
+from asgibench import _build, loops, protocols
 from asgibench.cli.options import env_option
 from asgibench.protocols.ws import WEBSOCKETS
 from asgibench.server import Server
@@ -131,7 +131,8 @@ def loops_command(workers: int) -> None:
 @click.command("protos")
 def protos_command() -> None:
     """List the HTTP/1.1 parsers and the WebSocket implementations: available or why not,
-    version, and what auto picks."""
+    version, and what auto picks; then which build of the server core runs (compiled or
+    pure Python, docs/server.md)."""
     rows = []
     for backend in protocols.backends():
         usable, reason = backend.available()
@@ -139,3 +140,4 @@ def protos_command() -> None:
     _status_table("HTTP/1.1 parsers", rows, protocols.auto_name())
     rows = [(s.name, s.available, s.reason, s.version) for s in WEBSOCKETS.describe()]
     _status_table("WebSocket implementations (--ws)", rows, WEBSOCKETS.auto_name() or "none")
+    click.echo(f"server core: {_build.current().describe()}")

@@ -12,6 +12,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from asgibench import _build
+
 #: Packages whose versions every results file records (None when not installed).
 PACKAGES = ("asgibench", "uvloop", "winloop", "rloop", "httptools", "h11", "zttp",
             "uvicorn", "hypercorn", "granian", "httpx", "click", "rich")
@@ -83,6 +85,8 @@ def environment(usable_cpus: list[int]) -> dict[str, Any]:
                 "usable_cpus": usable_cpus, "machine": uname.machine},
         "python": {"implementation": platform.python_implementation(),
                    "version": platform.python_version(), "executable": sys.executable},
+        # The servers bench run starts inherit it (and ASGIBENCH_PURE_PYTHON).
+        "core_build": _build.current().name,
         "packages": package_versions(),
         "git": git_info(),
     }

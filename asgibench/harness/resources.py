@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from asgibench import __version__, loops
+from asgibench import __version__, _build, loops
 from asgibench.errors import BenchError
 from asgibench.harness.cost import Cost
 from asgibench.harness.servers import versions
@@ -31,6 +31,7 @@ def write(path: str, kind: str, rows: list[dict[str, Any]], command: list[str]) 
         "command": command,
         "asgibench_version": __version__,
         "python": platform.python_version(),
+        "core_build": _build.current().name,
         "machine": {"system": platform.system(), "cpus": os.cpu_count()},
         "servers": versions(),
         "loops": {b.name: b.version() for b in loops.backends() if b.available()[0]},

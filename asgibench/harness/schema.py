@@ -125,7 +125,8 @@ SCHEMA: dict[str, Any] = {
                              "additionalProperties": {"type": ["string", "null"]}},
                 "git": _obj({"commit": _STR_OR_NULL, "dirty": {"type": ["boolean", "null"]}}),
             },
-            {"hosts": {"type": "array", "items": _HOST}},
+            {"hosts": {"type": "array", "items": _HOST},
+             "core_build": {"enum": ["compiled", "pure-python", "mixed"]}},
         ),
         "settings": _obj(
             {

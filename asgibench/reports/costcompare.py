@@ -144,7 +144,8 @@ class CostComparison:
 def _warnings(base: CostFile, cand: CostFile) -> list[str]:
     """What makes the counts of two files not comparable as they stand."""
     out = []
-    for name, what in (("python", "Python"), ("asgibench_version", "asgibench")):
+    for name, what in (("python", "Python"), ("asgibench_version", "asgibench"),
+                       ("core_build", "the server core's build")):
         a, b = base.document.get(name), cand.document.get(name)
         if a != b:
             out.append(f"{what} differs ({a} vs {b}): instruction counts depend on it")

@@ -420,6 +420,8 @@ def settings_line(run: Run, runs: int = 1) -> str:
     text = f"asgibench {run.asgibench_version}"
     if commit:
         text += f" ({commit[:7]})"
+    if build := run.server_environment.get("core_build"):
+        text += f", {build} core"
     text += f" · driver {driver.get('name', '?')} {driver.get('version') or ''}".rstrip()
     text += f" · {s.profile} profile"
     text += f", {s.duration_s:g} s per level x {repeat} repeat{'s' if repeat != 1 else ''}"

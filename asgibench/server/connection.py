@@ -32,14 +32,7 @@ _HEAD, _IDLE, _BODY = 0, 1, 2
 _PROBE = b"GET /asgibench-probe HTTP/1.1\r\nHost: probe\r\n\r\n"
 
 
-class HTTPConnection(asyncio.Protocol):
-    # After a WebSocket handshake: the cycle every further byte goes to (``parsing`` is
-    # then False). A class attribute, set on the instance only when a connection upgrades:
-    # CPython 3.11 shares an instance dict's keys among instances for up to 30 attributes,
-    # and one more in __init__ would make every attribute access on the hot path slower
-    # (4% more instructions per request, measured with bench cost).
-    websocket: websocket.WebSocketCycle | None = None
-
+class HTTPConnection:
     def __init__(self, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
         self.state = state
         self.loop = loop
@@ -81,6 +74,11 @@ class HTTPConnection(asyncio.Protocol):
         self.deadline: float | None = None
         self.timer_when = 0.0
         self.timer_kind = _HEAD  # what the deadline is for: _HEAD, _IDLE or _BODY
+        # After a WebSocket handshake: the cycle every further byte goes to (``parsing``
+        # is then False). The 30th attribute: CPython 3.11 shares an instance dict's keys
+        # among instances for up to 30, and one more would make every attribute access
+        # on the request path slower (4% more instructions per request, bench cost).
+        self.websocket: websocket.WebSocketCycle | None = None
 
     # asyncio.Protocol
 
