@@ -6,6 +6,7 @@ timing noise. The measuring is :mod:`asgibench.harness.cost` and
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from asgibench.errors import BenchError
 from asgibench.harness import cost, memory, resources, results, testtypes, workloads
 from asgibench.harness.plan import (
     app_and_tests,
+    database,
     launches,
     raise_fd_limit,
     require_launch,
@@ -90,6 +92,11 @@ Needs valgrind. Each combination is one server process for every test type, abou
 @click.option("--pipeline", type=click.IntRange(min=1, max=1024), default=1,
               show_default=True, help="Requests sent per write (1 = no pipelining); a "
                                       "workload's own depth unless given.")
+@click.option("--db", default=None, metavar="URL",
+              help="The database of the database test types (db, query, fortune, update, "
+                   "cached-query): postgresql://USER:PASS@HOST:PORT/DB (prepare it with "
+                   "bench db init) or sqlite:///PATH; default: a SQLite file seeded afresh. "
+                   "The count includes the database driver's work in the server process.")
 @click.option("--floor/--no-floor", default=True, show_default=True,
               help="Also count the canned-response server on each loop (built-in test "
                    "types only).")
@@ -110,13 +117,6 @@ def cost_command(**options: Any) -> None:
                              "is not one (websocket-echo, websocket-echo-16k; the "
                              "connection storm is measured by bench run)")
     user_app = bool(options["app"] or options["endpoint_specs"] or options["scenario_paths"])
-    if "all" in str(options.get("test_spec") or "").split(","):
-        tests = [test for test in tests if not test.database]  # all it can count
-    database = [test.name for test in tests if test.database]
-    if database:
-        raise BenchError(f"bench cost does not count the database types yet "
-                         f"({', '.join(database)}): their instructions are mostly the "
-                         "database driver's; measure them with bench run")
     tests = _cost_pipelines(tests, options["pipeline"], _given("pipeline"))
     host = options["host"]
     port = pick_port(host)  # one server at a time: one port for all
@@ -133,6 +133,19 @@ def cost_command(**options: Any) -> None:
                     for loop in dict.fromkeys(item.loop for item in plan))
     require_launch(plan, "counted")
     recorded_app, recorded_dir = (app, app_dir) if user_app else (None, None)
+    # Last of the checks: a SQLite file is seeded here, removed when the counting ends.
+    db_url, scratch = database(options, tests, remote=False, db_flag_given=_given("db"))
+    try:
+        _count_costs(plan, tests, floor_tests, options, host, port, recorded_app,
+                     recorded_dir, db_url)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _count_costs(plan: list[Any], tests: list[TestType], floor_tests: list[TestType],
+                 options: dict[str, Any], host: str, port: int, recorded_app: str | None,
+                 recorded_dir: str | None, db_url: str | None) -> None:
 
     console = stderr_console()
     # One server process per combination counts every test type: start-up under valgrind
@@ -147,7 +160,7 @@ def cost_command(**options: Any) -> None:
         counts = floor_tests if item.server == cost.FLOOR else tests
         console.print(f"counting {item.label} · {', '.join(t.name for t in counts)}…")
         measured = cost.measure(item, counts, host, port, options["requests"],
-                                options["warmup"], recorded_app, recorded_dir)
+                                options["warmup"], recorded_app, recorded_dir, db=db_url)
         failures += sum(c.instructions is None for c in measured)
         by_launch.append(measured)
     counted = [row for test in tests for costs in by_launch for row in costs

@@ -161,7 +161,8 @@ def floor_launch(loop: str, host: str, port: int) -> Launch:
 
 
 def measure(launch: Launch, tests: list[TestType], host: str, port: int, requests: int,
-            warmup: int, app: str | None = None, app_dir: str | None = None) -> list[Cost]:
+            warmup: int, app: str | None = None, app_dir: str | None = None,
+            db: str | None = None) -> list[Cost]:
     """Count the instructions ``launch`` spends on ``requests`` requests of each test type
     (pipelined ``test.pipeline`` at a time), in one server process (interpreter start-up
     under valgrind is most of the time).
@@ -172,6 +173,10 @@ def measure(launch: Launch, tests: list[TestType], host: str, port: int, request
     then its measured requests and a dump holding exactly them; a dump resets the
     counters, so one test type's work never reaches another's count.
 
+    ``db`` is the database of the database test types, given to the server as every
+    ``bench run`` gives it; their count includes the database driver's work in the server
+    process (aiosqlite's thread too: callgrind counts every thread).
+
     ``app`` and ``app_dir`` are the user's app (``app_dir`` goes first on the server's
     ``PYTHONPATH``); its workloads are verified before counting starts, and one that fails
     is a failed row while the others are counted.
@@ -181,7 +186,7 @@ def measure(launch: Launch, tests: list[TestType], host: str, port: int, request
         argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                 f"--callgrind-out-file={out_file}", *launch.argv]
         # A fixed hash seed keeps dict layouts, and so instruction counts, repeatable.
-        env = server_env(app_dir, base={**os.environ, "PYTHONHASHSEED": "0"})
+        env = server_env(app_dir, db, base={**os.environ, "PYTHONHASHSEED": "0"})
         server = ServerProcess(argv, None, env=env)
 
         def cost(test: TestType, instructions: int | None, reason: str = "") -> Cost:

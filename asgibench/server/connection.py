@@ -33,6 +33,17 @@ _PROBE = b"GET /asgibench-probe HTTP/1.1\r\nHost: probe\r\n\r\n"
 
 
 class HTTPConnection:
+    # An asyncio.Protocol by its methods, not by subclassing: the compiled build makes it
+    # an extension type, which cannot subclass a Python class (docs/server.md).
+    # After a WebSocket handshake: the cycle every further byte goes to (``parsing`` is
+    # then False). A class attribute, set on the instance only when a connection upgrades:
+    # CPython 3.11 shares an instance dict's keys among instances for up to 30 attributes,
+    # and a 30th in __init__ already makes every attribute access on the hot path slower
+    # (2.7% more instructions per request, measured with bench cost). In the compiled
+    # build, where the others are C fields, it lives in the instance's __dict__
+    # (connection.pxd).
+    websocket = None  # websocket.WebSocketCycle | None
+
     def __init__(self, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
         self.state = state
         self.loop = loop
@@ -74,11 +85,6 @@ class HTTPConnection:
         self.deadline: float | None = None
         self.timer_when = 0.0
         self.timer_kind = _HEAD  # what the deadline is for: _HEAD, _IDLE or _BODY
-        # After a WebSocket handshake: the cycle every further byte goes to (``parsing``
-        # is then False). The 30th attribute: CPython 3.11 shares an instance dict's keys
-        # among instances for up to 30, and one more would make every attribute access
-        # on the request path slower (4% more instructions per request, bench cost).
-        self.websocket: websocket.WebSocketCycle | None = None
 
     # asyncio.Protocol
 

@@ -75,9 +75,10 @@ def test_data_received_from_inside_a_task_is_answered_by_the_worker() -> None:
                     "not a dict (tests/test_builds.py runs this on the pure-Python build)")
 def test_connection_keeps_to_thirty_instance_attributes() -> None:
     """CPython 3.11 shares an instance dict's keys among instances for up to 30
-    attributes; one more and every attribute access on the request path gets slower
-    (4% more instructions per request, docs/server.md). A connection that has answered
-    a request, kept alive, and one that upgraded to a WebSocket stay within it."""
+    attributes; at the limit every attribute access on the request path gets slower
+    (2.7% more instructions per request with 30, 4% with 32, docs/server.md). A
+    connection that has answered a request, kept alive, stays within 29, and one that
+    upgraded to a WebSocket within 30."""
 
     async def main() -> tuple[int, int]:
         parser = protocols.get_backend("httptools").parser_class()
@@ -94,5 +95,6 @@ def test_connection_keeps_to_thirty_instance_attributes() -> None:
         return answered, upgraded
 
     answered, upgraded = asyncio.run(main())
-    assert answered <= 30, f"HTTPConnection has {answered} instance attributes"
+    # 29: a 30th set in __init__ measured 2.7% more instructions per request already.
+    assert answered <= 29, f"HTTPConnection has {answered} instance attributes"
     assert upgraded <= 30, f"an upgraded HTTPConnection has {upgraded} instance attributes"
