@@ -35,14 +35,18 @@ def _bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]
 def test_cost_counts_instructions_per_request_against_the_floor(tmp_path: Path) -> None:
     out = tmp_path / "cost.json"
     done = _bench("cost", "--server", "asgibench", "--loop", "asyncio", "--proto", "httptools",
-                  "--requests", "40", "--warmup", "10", "--out", str(out))
+                  "--test", "plaintext,db", "--requests", "40", "--warmup", "10",
+                  "--out", str(out))
     assert done.returncode == 0, done.stderr + done.stdout
-    rows = {row["server"]: row for row in json.loads(out.read_text())["rows"]}
-    ours, floor = rows["asgibench"], rows["canned"]
+    rows = {(row["server"], row["test"]): row for row in json.loads(out.read_text())["rows"]}
+    ours, floor = rows["asgibench", "plaintext"], rows["canned", "plaintext"]
     assert ours["requests"] == 40
     # A Python server spends thousands of instructions on a request, and more than the
     # canned server (no parser, no ASGI) whose cost is the floor.
     assert 5_000 < floor["per_request"] < ours["per_request"] < 5_000_000
+    # db answers (checked: 200 and a row) came from a SQLite file seeded for the count,
+    # and the database driver's work is in the count.
+    assert rows["asgibench", "db"]["per_request"] > ours["per_request"] + 20_000
     assert "instructions per request" in done.stdout
     assert "floor / server" in done.stdout
 
