@@ -27,6 +27,7 @@ COMPILED_MODULES = (
     "asgibench.server.connection",
     "asgibench.server.cycle",
     "asgibench.server.http11",
+    "asgibench.server.websocket",
 )
 
 
