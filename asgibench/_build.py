@@ -54,8 +54,9 @@ class Build:
         if self.stale:
             return (f"{self.name}: {', '.join(self.stale)} changed since the compiled build, "
                     "so runs from source (pip install -e . rebuilds it)")
-        return ("pure Python (not compiled: no C compiler at install; install one and "
-                "reinstall for the compiled build)")
+        return ("pure Python (not compiled at install: no C compiler, or "
+                f"{PURE_PYTHON_ENV} was set; reinstall with a compiler for the compiled "
+                "build)")
 
 
 def current() -> Build:
