@@ -69,6 +69,7 @@ def cost_chart(document: dict[str, Any]) -> Any:
     servers = document.get("servers") or {}
     note = (
         f"Python {document.get('python', '?')} · "
+        + (f"asgibench's {document['core_build']} core · " if document.get("core_build") else "")
         + " · ".join(
             f"{name} {servers.get(name)}" for name in ("asgibench", "uvicorn") if servers.get(name)
         )
