@@ -3,8 +3,10 @@
 Cython compiles the same ``.py`` files the pure-Python build runs; the ``.pxd`` file next
 to each declares its classes as extension types, so their attributes are C fields rather
 than dict entries (docs/server.md, "The compiled build"). Every extension is ``optional``:
-without a C compiler (or with ``ASGIBENCH_PURE_PYTHON=1`` at install) the build goes on
-without it and the ``.py`` modules run, the same behaviour and more instructions.
+without a C compiler, without Cython, with a Cython that cannot compile them, or with
+``ASGIBENCH_PURE_PYTHON=1`` at install, the build goes on without it and the ``.py``
+modules run: the same behaviour, more instructions. Beside each extension module it
+builds, it writes the digest of the sources it was built from (asgibench/_build.py).
 """
 
 import importlib.util
@@ -12,37 +14,83 @@ import os
 import sys
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 
-def hot_modules() -> tuple[str, ...]:
-    """asgibench/_build.py's list, read without importing the package."""
-    spec = importlib.util.spec_from_file_location("_build", "asgibench/_build.py")
-    module = sys.modules["_build"] = importlib.util.module_from_spec(spec)
+def _load_build_module():
+    """asgibench/_build.py, loaded without importing the package."""
+    spec = importlib.util.spec_from_file_location("_asgibench_build", "asgibench/_build.py")
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.COMPILED_MODULES
+    return module
 
 
-def ext_modules() -> list[Extension]:
-    if os.environ.get("ASGIBENCH_PURE_PYTHON"):
-        return []
+BUILD = _load_build_module()
+
+
+def _say(message):
+    print(f"asgibench: {message}; the pure-Python modules will run", file=sys.stderr)
+
+
+class CompileHotModules(build_ext):
+    """Cythonizes the hot modules when the command is set up (setuptools then prepares
+    the extensions it got), and records what each extension module was built from."""
+
+    def finalize_options(self):
+        self.distribution.ext_modules = _cythonized(self.distribution.ext_modules or [])
+        super().finalize_options()
+
+    def build_extension(self, ext):
+        super().build_extension(ext)  # raises when it fails: no digest then
+        _write_digest(ext, os.path.dirname(self.get_ext_fullpath(ext.name)))
+
+    def copy_extensions_to_source(self):
+        """An editable install builds in a temporary directory, then copies the extension
+        modules beside the sources: their digests go with them."""
+        super().copy_extensions_to_source()
+        build_py = self.get_finalized_command("build_py")
+        for ext in self.extensions:
+            built = os.path.dirname(os.path.join(
+                self.build_lib, self.get_ext_filename(self.get_ext_fullname(ext.name))))
+            leaf = ext.name.rpartition(".")[2] + BUILD.DIGEST_SUFFIX
+            package = build_py.get_package_dir(ext.name.rpartition(".")[0])
+            if os.path.isfile(os.path.join(built, leaf)):
+                self.copy_file(os.path.join(built, leaf), os.path.join(package, leaf))
+
+
+def _cythonized(extensions):
+    if not extensions or not all(e.sources[0].endswith(".py") for e in extensions):
+        return extensions  # none asked for, or cythonized already
     try:
         from Cython.Build import cythonize
     except ImportError:  # installed without build isolation and without Cython
+        _say("not compiled (Cython is not installed)")
         return []
-    extensions = [Extension(name, [name.replace(".", "/") + ".py"], optional=True)
-                  for name in hot_modules()]
-    # annotation_typing=False: the annotations are documentation, as in the .py build
-    # (Cython would otherwise turn ``float`` into a C double and check ``bytes`` exactly).
     try:
+        # annotation_typing=False: the annotations are documentation, as in the .py build
+        # (Cython would otherwise make ``float`` a C double and check ``bytes`` exactly).
         extensions = cythonize(extensions, quiet=True, compiler_directives={
             "language_level": 3, "annotation_typing": False})
     except Exception as exc:  # e.g. a Cython too old or too new for these modules
-        print(f"asgibench: not compiled ({exc}); the pure-Python modules will run",
-              file=sys.stderr)
+        _say(f"not compiled ({exc})")
         return []
     for extension in extensions:  # cythonize() makes new ones, without the flag
         extension.optional = True
     return extensions
 
 
-setup(ext_modules=ext_modules())
+def _write_digest(ext, folder):
+    source = ext.name.replace(".", "/") + ".py"
+    leaf = ext.name.rpartition(".")[2]
+    with open(os.path.join(folder, leaf + BUILD.DIGEST_SUFFIX), "w", encoding="ascii") as handle:
+        handle.write(BUILD.sources_digest(source) + "\n")
+
+
+def ext_modules():
+    if BUILD.pure_python_forced():
+        return []
+    return [Extension(name, [name.replace(".", "/") + ".py"], optional=True)
+            for name in BUILD.COMPILED_MODULES]
+
+
+setup(ext_modules=ext_modules(), cmdclass={"build_ext": CompileHotModules})

@@ -29,6 +29,7 @@ from asgibench.cli.options import (
 from asgibench.cli.output import stderr_console, table_console
 from asgibench.errors import BenchError
 from asgibench.harness import cost, memory, resources, results, testtypes, workloads
+from asgibench.harness.db import mask
 from asgibench.harness.plan import (
     app_and_tests,
     database,
@@ -332,7 +333,7 @@ def _finish(render: Callable[[Sequence[Any], Console], None], rows: Sequence[Any
     """Print the table, write ``--out``, exit 1 when a combination failed."""
     render(rows, table_console())
     if out:
-        command = ["bench", *sys.argv[1:]]
+        command = ["bench", *map(mask, sys.argv[1:])]  # a --db password is not written
         figures = [row.to_json() for row in rows]
         written, failure = results.write_or_keep(
             Path(out), lambda path: resources.write(str(path), kind, figures, command))

@@ -14,6 +14,7 @@ import dataclasses
 import importlib.machinery
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 import urllib.parse
@@ -608,7 +609,11 @@ def database(options: dict[str, Any], tests: list[TestType], remote: bool,
         return None, None
     scratch = tempfile.mkdtemp(prefix="asgibench-db-")
     url = f"sqlite:///{os.path.join(scratch, 'tfb.sqlite')}"
-    db.init_sync(url)  # fresh each run: update rewrites the rows
+    try:
+        db.init_sync(url)  # fresh each run: update rewrites the rows
+    except BaseException:  # the caller removes it only once it has it
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     return url, scratch
 
 

@@ -18,7 +18,6 @@ cdef class HTTPConnection:
     cdef public Py_ssize_t generation, out_size, buffered
     cdef public double timer_when
     cdef dict __dict__
-    cdef object __weakref__
 
     cpdef _on_head(self, head)
     cpdef _enqueue(self, item)

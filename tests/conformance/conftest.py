@@ -60,10 +60,17 @@ LOOPS = [name for name, skip in LOOP_STATUSES if skip is None]
 PROTOS = [name for name, skip in PROTO_STATUSES if skip is None]
 
 
+#: Only these cells of the matrix ("LOOP-PROTO,..."), when set: tests/test_builds.py runs
+#: every test function once this way on the build the rest of the suite does not run.
+ONLY_COMBOS = {cell for cell in os.environ.get("ASGIBENCH_TEST_COMBOS", "").split(",") if cell}
+
+
 def _combo_params() -> list[Any]:
     params = []
     for loop, loop_skip in LOOP_STATUSES:
         for proto, proto_skip in PROTO_STATUSES:
+            if ONLY_COMBOS and f"{loop}-{proto}" not in ONLY_COMBOS:
+                continue
             reason = loop_skip or proto_skip
             marks = [pytest.mark.skip(reason=reason)] if reason else []
             params.append(pytest.param((loop, proto), id=f"{loop}-{proto}", marks=marks))
@@ -79,7 +86,8 @@ def _loop_params() -> list[Any]:
     proto = PROTOS[0] if PROTOS else "h11"
     return [pytest.param((loop, proto), id=f"{loop}-{proto}",
                          marks=[pytest.mark.skip(reason=skip)] if skip else [])
-            for loop, skip in LOOP_STATUSES]
+            for loop, skip in LOOP_STATUSES
+            if not ONLY_COMBOS or any(cell.startswith(f"{loop}-") for cell in ONLY_COMBOS)]
 
 
 #: Use as ``@pytest.mark.parametrize("combo", LOOP_COMBOS)`` in place of the full matrix.
