@@ -40,3 +40,12 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
             and not _asked_for(config):
         return True
     return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """One process for micro-benchmarks: pyproject's ``-n 2`` would make pytest-benchmark
+    switch itself off (it times nothing under xdist), and two benchmarks side by side would
+    time each other."""
+    if _asked_for(config) and getattr(config.option, "numprocesses", None):
+        config.option.numprocesses = 0

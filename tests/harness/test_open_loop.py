@@ -22,6 +22,10 @@ from asgibench.harness.results import Measurement, OpenLoop
 
 from .apps import crowd, stall
 
+# Rates and latency tails measured against each other: alone on the machine under xdist
+# (tests/conftest.py).
+pytestmark = pytest.mark.quiet
+
 APPS = Path(__file__).resolve().parent / "apps"
 
 

@@ -25,6 +25,10 @@ from asgibench.reports import fmt, html, jsonout, markdown, model, terminal
 from tests.harness.conftest import free_port, start, stop, wait_listening
 from tests.reports import reportdocs
 
+# The driver's CPU share and its wait for a CPU: alone on the machine under xdist
+# (tests/conftest.py).
+pytestmark = pytest.mark.quiet
+
 #: A server of two processes: the parent holds 40 MiB and forks a child; on each "go" each
 #: burns a fixed amount of CPU time (process time, so a busy machine changes only how
 #: long it takes), then both stay alive.
