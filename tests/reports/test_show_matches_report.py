@@ -66,6 +66,9 @@ _RPS = r"\d{1,3}(?:,\d{3})*"
 
 TERM_HEADER = ["#", "server", "loop", "parser", "req/s", "±", "%best", "p99", "errors",
                "conc", "flags"]
+#: The same with the resource columns, printed when the run sampled the server's CPU and
+#: memory (every run since they were measured).
+TERM_HEADER_RESOURCES = [*TERM_HEADER[:8], "cpu", "ms/req", "peak", "MiB", *TERM_HEADER[8:]]
 TERM_COMPOSITE_HEADER = ["rank", "server", "loop", "parser", "score"]
 TERM_TITLE = re.compile(r"^(?P<test>\S+) · (?:concurrency|queries)\b")
 TERM_UNRANKED = re.compile(
@@ -74,6 +77,7 @@ _FLAG = r"(?:client-bound|≈next)"
 TERM_ROW = re.compile(
     rf"^\s*(?P<rank>\d+)\s+(?P<server>\S+)\s+(?P<loop>\S+)\s+(?P<parser>\S+)"
     rf"\s+(?P<rps>{_RPS})\s+(?:\d+%|-)\s+\d+%\s+(?:\d+(?:\.\d+)? m?s|-)"
+    rf"(?:\s+(?:\d+(?:\.\d+)?|-)\s+(?:\d+(?:\.\d+)?|-))?"  # cpu ms/req, peak MiB
     rf"\s+\d+\s+\d+(?:\s+{_FLAG}(?: {_FLAG})*)?$")
 TERM_COMPOSITE_ROW = re.compile(
     r"^\s*(?P<rank>\d+)\s+(?P<server>\S+)\s+(?P<loop>\S+)\s+(?P<parser>\S+)"
@@ -118,7 +122,7 @@ def parse_terminal(text: str) -> Tables:
             composite_title = True
             continue
         words = line.split()
-        if words == TERM_HEADER:
+        if words in (TERM_HEADER, TERM_HEADER_RESOURCES):
             if title is None:
                 raise ParseError(f"line {number + 1}: a rank table without its title")
             if title in tables.rankings:
