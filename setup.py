@@ -52,10 +52,10 @@ class CompileHotModules(build_ext):
         for ext in self.extensions:
             built = os.path.dirname(os.path.join(
                 self.build_lib, self.get_ext_filename(self.get_ext_fullname(ext.name))))
-            leaf = ext.name.rpartition(".")[2] + BUILD.DIGEST_SUFFIX
+            digest = _digest_name(ext.name)
             package = build_py.get_package_dir(ext.name.rpartition(".")[0])
-            if os.path.isfile(os.path.join(built, leaf)):
-                self.copy_file(os.path.join(built, leaf), os.path.join(package, leaf))
+            if os.path.isfile(os.path.join(built, digest)):
+                self.copy_file(os.path.join(built, digest), os.path.join(package, digest))
 
 
 def _cythonized(extensions):
@@ -79,18 +79,25 @@ def _cythonized(extensions):
     return extensions
 
 
+def _source(name):
+    """``asgibench.server.cycle`` -> ``asgibench/server/cycle.py``."""
+    return name.replace(".", "/") + ".py"
+
+
+def _digest_name(name):
+    """The file beside the extension module that holds its sources' digest."""
+    return name.rpartition(".")[2] + BUILD.DIGEST_SUFFIX
+
+
 def _write_digest(ext, folder):
-    source = ext.name.replace(".", "/") + ".py"
-    leaf = ext.name.rpartition(".")[2]
-    with open(os.path.join(folder, leaf + BUILD.DIGEST_SUFFIX), "w", encoding="ascii") as handle:
-        handle.write(BUILD.sources_digest(source) + "\n")
+    with open(os.path.join(folder, _digest_name(ext.name)), "w", encoding="ascii") as handle:
+        handle.write(BUILD.sources_digest(_source(ext.name)) + "\n")
 
 
 def ext_modules():
     if BUILD.pure_python_forced():
         return []
-    return [Extension(name, [name.replace(".", "/") + ".py"], optional=True)
-            for name in BUILD.COMPILED_MODULES]
+    return [Extension(name, [_source(name)], optional=True) for name in BUILD.COMPILED_MODULES]
 
 
 setup(ext_modules=ext_modules(), cmdclass={"build_ext": CompileHotModules})

@@ -147,7 +147,6 @@ def cost_command(**options: Any) -> None:
 def _count_costs(plan: list[Any], tests: list[TestType], floor_tests: list[TestType],
                  options: dict[str, Any], host: str, port: int, recorded_app: str | None,
                  recorded_dir: str | None, db_url: str | None) -> None:
-
     console = stderr_console()
     # One server process per combination counts every test type: start-up under valgrind
     # is most of the time. The table lists them test type by test type.
